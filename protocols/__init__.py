@@ -1,0 +1,1 @@
+"""Evaluation protocols, imported as ``lkbench.protocols`` (folder ``protocols/``)."""

@@ -1,0 +1,1 @@
+"""Model trainers, imported as ``lkbench.trainers`` (folder ``trainers/``)."""
