@@ -19,7 +19,7 @@ T = TypeVar("T")
 def did_you_mean(name: str, choices: "list[str] | tuple[str, ...]", what: str) -> str:
     """``unknown <what> 'name'; did you mean 'x'? available: a, b, c`` — shared wording."""
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ";"
     return f"unknown {what} {name!r}{hint} available: {', '.join(sorted(choices)) or '(none)'}"
 
 
@@ -32,6 +32,7 @@ class Registry(Generic[T]):
 
     def __init__(self, kind: str):
         self.kind = kind
+        self.noun = kind[:-1] if kind.endswith("s") else kind  # "models" -> "model" in messages
         self._items: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
         self._plugins_scanned = False
@@ -40,10 +41,10 @@ class Registry(Generic[T]):
     # -- adding -------------------------------------------------------------------------
     def _check_new(self, name: str) -> None:
         if not isinstance(name, str) or not name or name != name.strip() or "/" in name:
-            raise LkbenchError(f"invalid {self.kind} name {name!r}: use a non-empty string "
+            raise LkbenchError(f"invalid {self.noun} name {name!r}: use a non-empty string "
                                "without surrounding spaces or '/'")
         if name in self._items or name in self._aliases:
-            raise LkbenchError(f"{self.kind} {name!r} is already registered; pick another name")
+            raise LkbenchError(f"{self.noun} {name!r} is already registered; pick another name")
 
     def add(self, name: str, obj: T, *, aliases: tuple[str, ...] = ()) -> T:
         """Register ``obj`` under ``name`` (and ``aliases``); a taken name is an error."""
@@ -79,7 +80,7 @@ class Registry(Generic[T]):
         try:
             obj = ep.load()
         except Exception as exc:  # a broken plugin must say which one
-            raise LkbenchError(f"could not load {self.kind} plugin {name!r} from entry point "
+            raise LkbenchError(f"could not load {self.noun} plugin {name!r} from entry point "
                                f"{ep.value!r} (group {self.group}): {exc}") from exc
         return self.add(name, obj)
 
@@ -95,7 +96,7 @@ class Registry(Generic[T]):
             self._load_plugin(name)
             return name
         raise UnknownNameError(did_you_mean(name, self.names(include_aliases=True),
-                                            self.kind.rstrip("s")))
+                                            self.noun))
 
     def get(self, name: str) -> T:
         """The object registered as ``name``; unknown names raise :class:`UnknownNameError`."""

@@ -1,0 +1,94 @@
+"""The ``lkbench`` command line: a thin click group.
+
+Commands parse options, build a config, call the library and print. User mistakes raise
+:class:`~lkbench.errors.LkbenchError`; :func:`main` turns those into exit code 2 with a one-line
+message and no traceback. Only implemented commands are registered here.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .errors import LkbenchError
+
+
+class _Group(click.Group):
+    """A click group that reports :class:`LkbenchError` as a usage-style error (exit 2)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LkbenchError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="lkbench")
+def cli() -> None:
+    """lkbench: train keypoint-conditioned generators and benchmark them the way the papers do.
+
+    Run `lkbench COMMAND --help` for the options of each command.
+    """
+
+
+@cli.group()
+def datasets() -> None:
+    """List the registered datasets and look at their images and landmarks."""
+
+
+@datasets.command("list")
+def datasets_list() -> None:
+    """Print every registered dataset with a one-line description."""
+    from .data import DATASETS
+
+    for name in DATASETS.names():
+        doc = (DATASETS.get(name).__doc__ or "").strip().splitlines()
+        aliases = DATASETS.aliases_of(name)
+        extra = f" (aliases: {', '.join(aliases)})" if aliases else ""
+        click.echo(f"{name:<16} {doc[0] if doc else ''}{extra}")
+
+
+@datasets.command("show")
+@click.argument("name")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="PNG file to write the grid of images with their landmarks to.")
+@click.option("--split", default=None, help="Split to draw from (synthetic: train, fit, test). "
+              "Default: the config's split.")
+@click.option("--num", "num_images", default=16, show_default=True, type=click.IntRange(1, 256),
+              help="Number of images in the grid.")
+@click.option("--nrow", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Images per row of the grid.")
+@click.option("--preset", default=None, help="Config preset to start from (smoke, demo).")
+@click.option("--config", "config_files", multiple=True, type=click.Path(dir_okay=False),
+              help="TOML file with [data] settings; may be repeated, later files win.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override one data setting, e.g. --set image_size=128 --set difficulty=hard.")
+def datasets_show(name: str, out_path: str, split: "str | None", num_images: int, nrow: int,
+                  preset: "str | None", config_files: tuple[str, ...],
+                  overrides: tuple[str, ...]) -> None:
+    """Write a PNG grid of NAME's first images with their landmarks drawn on them."""
+    from .config import DataConfig, resolve
+    from .data import get_dataset
+    from .plots import save_keypoint_grid
+
+    sets = [f"name={name}", *(f"split={split}",) * (split is not None), *overrides]
+    cfg = resolve(DataConfig, preset=preset, files=config_files, overrides=sets)
+    ds = get_dataset(cfg.name, split=cfg.split, image_size=cfg.image_size,
+                     difficulty=cfg.difficulty, seed=cfg.seed)
+    n = min(num_images, len(ds))
+    images, keypoints, visible = ds.batch(list(range(n)))
+    path = save_keypoint_grid(out_path, images, keypoints, visible, nrow=nrow)
+    click.echo(f"wrote {n} {cfg.name}/{cfg.split} images at {cfg.image_size} px with "
+               f"{keypoints.shape[1]} landmarks ({', '.join(ds.landmark_names)}) to {path}")
+
+
+def main(argv: "list[str] | None" = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="lkbench")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])
