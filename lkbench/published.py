@@ -1,0 +1,143 @@
+"""Published numbers (spec ``protocols.md`` §4), read from ``results/published.csv``.
+
+One row per (method, benchmark, metric, variant, num_keypoints). Landmark benchmarks use the
+names of :data:`lkbench.protocols.benchmarks.BENCHMARKS`, and their metric, unit and direction
+must agree with the registry, so a leaderboard can put lkbench scores and published numbers in one
+column. Generation and pixel-error benchmarks that lkbench does not score are listed in
+:data:`lkbench.protocols.benchmarks.UNSCORED_BENCHMARKS`.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+from .protocols.benchmarks import BENCHMARKS, UNSCORED_BENCHMARKS
+from .registry import did_you_mean
+
+__all__ = ["load_published", "DEFAULT_PATH", "COLUMNS", "KEY_COLUMNS"]
+
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "results" / "published.csv"
+COLUMNS = ("method", "benchmark", "metric", "variant", "value", "unit", "higher_is_better",
+           "num_keypoints", "source", "notes")
+KEY_COLUMNS = ("method", "benchmark", "metric", "variant", "num_keypoints")
+_BOOLS = {"true": True, "false": False}
+
+
+def _where(path: Path, line: int, column: str) -> str:
+    return f"{path} line {line}, column {column!r}"
+
+
+def _benchmark(path: Path, line: int, name: str) -> str:
+    """Canonical benchmark name (aliases resolve); unknown names are an error."""
+    if name in UNSCORED_BENCHMARKS:
+        return name
+    if name in BENCHMARKS:
+        return BENCHMARKS.resolve(name)
+    known = BENCHMARKS.names(include_aliases=True) + list(UNSCORED_BENCHMARKS)
+    raise DataError(f"{_where(path, line, 'benchmark')}: {did_you_mean(name, known, 'benchmark')}")
+
+
+def _value(path: Path, line: int, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise DataError(f"{_where(path, line, 'value')}: {text!r} is not a finite number; "
+                        "write one number per row (split 'a / b' cells into rows)")
+    return value
+
+
+def _bool(path: Path, line: int, text: str) -> bool:
+    if text.strip().lower() not in _BOOLS:
+        raise DataError(f"{_where(path, line, 'higher_is_better')}: {text!r} is not a boolean; "
+                        "write true or false")
+    return _BOOLS[text.strip().lower()]
+
+
+def _num_keypoints(path: Path, line: int, text: str) -> "int | None":
+    if text == "":
+        return None
+    if not text.isdigit() or int(text) == 0:
+        raise DataError(f"{_where(path, line, 'num_keypoints')}: {text!r} is not a positive "
+                        "integer; leave the cell empty where the source gives no K")
+    return int(text)
+
+
+def _check_against_registry(path: Path, line: int, row: dict) -> None:
+    """Metric, unit and direction of a scored benchmark must be the registry's."""
+    if row["benchmark"] not in BENCHMARKS:
+        return
+    spec = BENCHMARKS.get(row["benchmark"])
+    for column, expected in (("metric", spec.error), ("unit", spec.unit),
+                             ("higher_is_better", spec.higher_is_better)):
+        if row[column] != expected:
+            raise DataError(f"{_where(path, line, column)}: {row[column]!r} disagrees with "
+                            f"benchmark {spec.name!r}, which reports {expected!r}")
+
+
+def _parse_row(path: Path, line: int, raw: dict) -> dict:
+    for column in ("method", "metric", "unit", "source"):
+        if not raw[column].strip():
+            raise DataError(f"{_where(path, line, column)}: empty; every row needs a {column}")
+    row = dict(raw)
+    row["benchmark"] = _benchmark(path, line, raw["benchmark"])
+    row["value"] = _value(path, line, raw["value"])
+    row["higher_is_better"] = _bool(path, line, raw["higher_is_better"])
+    row["num_keypoints"] = _num_keypoints(path, line, raw["num_keypoints"].strip())
+    _check_against_registry(path, line, row)
+    return row
+
+
+def _read_text_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"published numbers file not found: {path}; it ships with the lkbench "
+                        "repository (results/published.csv); pass path= to read another copy")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"could not parse {path} as CSV: {exc}") from exc
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; the header must contain "
+                        f"{', '.join(COLUMNS)}")
+    return table
+
+
+def _check_unique(path: Path, frame: pd.DataFrame) -> None:
+    dup = frame.duplicated(list(KEY_COLUMNS), keep="first")
+    if dup.any():
+        i = int(dup.to_numpy().argmax())
+        raise DataError(f"{path} line {i + 2}: duplicate of an earlier row with the same "
+                        f"{', '.join(KEY_COLUMNS)}; keep one row per published number")
+
+
+def load_published(path: "str | Path | None" = None) -> pd.DataFrame:
+    """Read and validate the table of published numbers.
+
+    Args:
+        path: CSV file; default the repository's ``results/published.csv``.
+
+    Returns:
+        DataFrame with the columns of :data:`COLUMNS` (extra columns kept): ``value`` float64,
+        ``higher_is_better`` bool, ``num_keypoints`` nullable ``Int64``, the rest str; benchmark
+        aliases are replaced by canonical names.
+
+    Raises:
+        DataError: the file is absent or unparsable, a required column is missing, or a row has
+            an unknown benchmark, a non-numeric value, a non-boolean ``higher_is_better``, a
+            metric/unit/direction that disagrees with the benchmark registry, or duplicates
+            another row. Messages name the file line and the column.
+    """
+    path = Path(path) if path is not None else DEFAULT_PATH
+    table = _read_text_table(path)
+    rows = [_parse_row(path, i + 2, raw) for i, raw in enumerate(table.to_dict("records"))]
+    frame = pd.DataFrame(rows, columns=list(table.columns))
+    frame["value"] = frame["value"].astype("float64")
+    frame["higher_is_better"] = frame["higher_is_better"].astype(bool)
+    frame["num_keypoints"] = frame["num_keypoints"].astype("Int64")
+    _check_unique(path, frame)
+    return frame
