@@ -55,8 +55,8 @@ def datasets_list() -> None:
 @click.argument("name")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="PNG file to write the grid of images with their landmarks to.")
-@click.option("--split", default=None, help="Split to draw from (synthetic: train, fit, test). "
-              "Default: the config's split.")
+@click.option("--split", default=None, help="Split to draw from (synthetic: train, fit, test, "
+              "prior; keypoint-only splits are drawn on grey). Default: the config's split.")
 @click.option("--num", "num_images", default=16, show_default=True, type=click.IntRange(1, 256),
               help="Number of images in the grid.")
 @click.option("--nrow", default=8, show_default=True, type=click.IntRange(1, 64),
@@ -70,6 +70,8 @@ def datasets_show(name: str, out_path: str, split: "str | None", num_images: int
                   preset: "str | None", config_files: tuple[str, ...],
                   overrides: tuple[str, ...]) -> None:
     """Write a PNG grid of NAME's first images with their landmarks drawn on them."""
+    import torch
+
     from .config import DataConfig, resolve
     from .data import get_dataset
     from .plots import save_keypoint_grid
@@ -79,8 +81,13 @@ def datasets_show(name: str, out_path: str, split: "str | None", num_images: int
     ds = get_dataset(cfg.name, split=cfg.split, image_size=cfg.image_size,
                      difficulty=cfg.difficulty, seed=cfg.seed)
     n = min(num_images, len(ds))
-    images, keypoints, visible = ds.batch(list(range(n)))
-    path = save_keypoint_grid(out_path, images, keypoints, visible, nrow=nrow)
+    if ds.has_images:
+        images, keypoints, visible = ds.batch(range(n))
+    else:  # keypoint-only split (e.g. a pose prior): draw the points on a mid-grey canvas
+        keypoints, visible = ds.landmarks(range(n))
+        images = torch.zeros(n, 3, cfg.image_size, cfg.image_size)
+    path = save_keypoint_grid(out_path, images, keypoints, visible, nrow=nrow,
+                              names=ds.landmark_names)
     click.echo(f"wrote {n} {cfg.name}/{cfg.split} images at {cfg.image_size} px with "
                f"{keypoints.shape[1]} landmarks ({', '.join(ds.landmark_names)}) to {path}")
 

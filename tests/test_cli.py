@@ -1,0 +1,75 @@
+"""The command line as a user meets it: version, help, datasets, error handling."""
+import re
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from lkbench import __version__
+from lkbench.cli import cli
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def _run(*args):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+    return _run
+
+
+def test_version(run):
+    res = run("--version")
+    assert res.exit_code == 0 and res.output.strip() == f"lkbench, version {__version__}"
+
+
+def test_help_lists_only_implemented_commands(run):
+    res = run("--help")
+    assert res.exit_code == 0
+    commands = re.findall(r"^  (\w+)", res.output.split("Commands:")[1], flags=re.M)
+    assert commands == ["datasets"]
+    for sub in (("datasets", "--help"), ("datasets", "show", "--help")):
+        assert run(*sub).exit_code == 0
+    show_help = run("datasets", "show", "--help").output
+    for opt in ("--out", "--split", "--num", "--nrow", "--preset", "--config", "--set"):
+        assert opt in show_help
+
+
+def test_datasets_list(run):
+    res = run("datasets", "list")
+    assert res.exit_code == 0 and res.output.startswith("synthetic")
+
+
+def test_datasets_show_writes_png(run, tmp_path):
+    out = tmp_path / "grid.png"
+    res = run("datasets", "show", "synthetic", "--out", str(out), "--num", "6", "--nrow", "3",
+              "--preset", "smoke", "--split", "test")
+    assert res.exit_code == 0, res.output
+    assert "wrote 6 synthetic/test images at 32 px with 5 landmarks" in res.output
+    with Image.open(out) as im:
+        # 3 columns × 2 rows of 32 px tiles with 2 px padding, plus a legend strip below
+        assert im.format == "PNG" and im.width == 3 * (32 + 2) + 2
+        assert im.height > 2 * (32 + 2) + 2
+
+
+def test_datasets_show_keypoint_only_split(run, tmp_path):
+    out = tmp_path / "prior.png"
+    res = run("datasets", "show", "synthetic", "--split", "prior", "--num", "4", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    with Image.open(out) as im:
+        assert im.format == "PNG"
+
+
+@pytest.mark.parametrize("args, msg", [
+    (("datasets", "show", "synthtic", "--out", "x.png"),
+     "unknown dataset 'synthtic'; did you mean 'synthetic'?"),
+    (("datasets", "show", "synthetic", "--out", "x.png", "--set", "image_sise=64"),
+     "unknown config key 'image_sise'; did you mean 'image_size'?"),
+    (("datasets", "show", "synthetic", "--out", "x.png", "--preset", "demoo"),
+     "unknown preset 'demoo'; did you mean 'demo'?"),
+])
+def test_user_errors_exit_2_without_traceback(run, args, msg, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = run(*args)
+    assert res.exit_code == 2
+    assert msg in res.output and "Traceback" not in res.output
