@@ -17,7 +17,6 @@ import logging
 import os
 import pickle
 import re
-import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Mapping, Union
 import torch
 
 from . import __version__
+from .atomic import atomic_write
 from .errors import CheckpointError, LkbenchError, UnknownNameError
 from .models import MODELS
 
@@ -125,7 +125,6 @@ def save_checkpoint(path: PathLike, *, model: str, config: Mapping[str, Any],
     _check_plain(payload["config"], "config", _JSON_LEAVES, json_keys=True)
     for key in ("state", "rng", "extra"):
         _check_plain(payload[key], key, _TENSOR_LEAVES, json_keys=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_torch_save(payload, path)
     return path
 
@@ -162,34 +161,9 @@ def _check_plain(obj: Any, where: str, leaves: tuple[type, ...], *, json_keys: b
 
 
 def _atomic_torch_save(payload: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to a temp file beside ``path``, fsync, then ``os.replace`` onto it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask decide.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # KeyboardInterrupt too: never leave a half-written temp file
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable; some filesystems cannot fsync a folder, which is fine."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """``torch.save`` through :func:`lkbench.atomic.atomic_write`."""
+    with atomic_write(path) as fh:
+        torch.save(payload, fh)
 
 
 # -- loading --------------------------------------------------------------------------------

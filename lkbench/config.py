@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import tomllib
 import types
 import typing
@@ -23,6 +22,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import tomli_w
 
+from .atomic import atomic_write
 from .errors import ConfigError
 from .registry import Registry, did_you_mean
 
@@ -194,18 +194,11 @@ def resolve(cls: type[C], *, preset: "str | None" = None,
 
 def write_config(cfg: Any, out_dir: "str | os.PathLike[str]", name: str = "config.toml") -> Path:
     """Write the resolved config as TOML next to outputs, atomically; returns the path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir) / name
     data = {k: v for k, v in to_dict(cfg).items() if v is not None}  # TOML has no null
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            tomli_w.dump(data, fh)
-        os.replace(tmp, out / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out / name
+    with atomic_write(out) as fh:
+        tomli_w.dump(data, fh)
+    return out
 
 
 # --------------------------------------------------------------------------- configs

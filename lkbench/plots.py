@@ -9,13 +9,13 @@ matplotlib's global backend or state.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
+from .atomic import atomic_write
 from .errors import DataError
 from .keypoints import to_pixels
 
@@ -146,15 +146,8 @@ def save_png(path: "str | os.PathLike[str]", image: Tensor) -> Path:
     if image.dtype != torch.uint8 or image.dim() != 3 or image.shape[0] != 3:
         raise DataError(f"save_png needs uint8 [3,H,W], got {image.dtype} {tuple(image.shape)}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(image.permute(1, 2, 0).contiguous().numpy()).save(f, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        Image.fromarray(image.permute(1, 2, 0).contiguous().numpy()).save(fh, format="PNG")
     return path
 
 
