@@ -8,6 +8,7 @@ moment leaves either the old file or the new one, and never a stray temporary fi
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from contextlib import contextmanager
@@ -52,8 +53,7 @@ def _fsync_dir(directory: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
     finally:
         os.close(fd)
