@@ -20,12 +20,12 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any, Mapping
 
 import torch
 
 from . import __version__
-from .atomic import atomic_write
+from .atomic import PathLike, atomic_write
 from .errors import CheckpointError, LkbenchError, UnknownNameError
 from .models import MODELS
 
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 """Layout version written by this lkbench; files with a larger one are refused."""
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 _REQUIRED_KEYS = ("format", "model", "config", "state", "step")
 _DEFAULT_STATE_KEYS = ("G_ema", "G")  # the EMA generator is the one evaluated, when there is one

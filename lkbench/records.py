@@ -35,6 +35,7 @@ from types import UnionType
 from typing import Any, Iterator, Sequence, Union, get_args, get_origin, get_type_hints
 
 from . import __version__
+from .atomic import PathLike
 from .errors import RecordError
 from .registry import did_you_mean
 
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 """Version of the record layout; bump it when a field is added, removed or changes meaning."""
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 # Fields that identify what was measured: an empty string there would make the record ungroupable.
