@@ -29,11 +29,26 @@ class Latents:
         part_embeddings: float32 ``[N,K,D]``.
         background: float32 ``[N,D]``.
         active: bool ``[N,K]``; False removes a part.
+        tau: optional float ``[N,K]``: each part's heatmap width τ (normalised units), for models
+            whose part size is a latent (LatentKeypointGAN); ``None`` = the model's own τ.
+        slots: optional long ``[K]``: which of the model's parts each entry renders as. Models
+            with a fixed part count ``K0`` use ``arange(K0)`` (``None``); parts added by editing
+            repeat the slot of the part they copy, so ``K`` may exceed ``K0``.
     """
     keypoints: Tensor
     part_embeddings: Tensor
     background: Tensor
     active: Tensor
+    tau: "Tensor | None" = None
+    slots: "Tensor | None" = None
+
+    def __len__(self) -> int:
+        return self.keypoints.shape[0]
+
+    @property
+    def num_parts(self) -> int:
+        """``K``, the number of parts (including any added by editing)."""
+        return self.keypoints.shape[1]
 
 
 @dataclass

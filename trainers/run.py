@@ -1,0 +1,54 @@
+"""From command-line words to a training run: trainer lookup, config layers, input checks."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from lkbench.config import PRESETS, resolve
+from lkbench.errors import ConfigError
+from lkbench.registry import did_you_mean
+
+from .loop import TRAINERS, Trainer, TrainResult, train
+
+
+def resolve_run_config(model: str, preset: "str | None", files: Sequence[str],
+                       overrides: Sequence[str]) -> tuple[type[Trainer], Any]:
+    """The trainer class of ``model`` and its run config from preset < files < overrides.
+
+    Raises:
+        UnknownNameError: unknown model (with suggestions).
+        ConfigError: a preset that does not exist for this model, bad keys or values, or a
+            keypoint count the dataset's benchmark does not use.
+    """
+    trainer_cls = TRAINERS.get(model)
+    cls = trainer_cls.config_class
+    if preset is not None:
+        own = [n for n in PRESETS.names() if cls.__name__ in PRESETS.get(n)]
+        if preset not in own:
+            raise ConfigError(did_you_mean(preset, own, f"preset for {trainer_cls.model_name}"))
+    cfg = resolve(cls, preset=preset, files=files, overrides=overrides)
+    check_keypoints(cfg.data.name, cfg.model.num_keypoints)
+    return trainer_cls, cfg
+
+
+def check_keypoints(dataset: str, num_keypoints: int) -> None:
+    """Refuse a K that the published numbers of ``dataset``'s benchmark never use.
+
+    A generator trained with another K cannot be compared with the published rows of that
+    benchmark (spec ``protocols.md`` §1), so training it is almost always a mistake.
+    """
+    from lkbench.protocols.benchmarks import BENCHMARKS
+
+    if dataset not in BENCHMARKS:
+        return
+    spec = BENCHMARKS.get(dataset)
+    if spec.num_keypoints is not None and num_keypoints not in spec.num_keypoints:
+        allowed = " or ".join(str(k) for k in spec.num_keypoints)
+        raise ConfigError(f"dataset {dataset!r} is benchmarked with K = {allowed} keypoints, "
+                          f"not {num_keypoints}; use --set model.num_keypoints="
+                          f"{spec.num_keypoints[0]} (or a paper-{spec.name} preset)")
+
+
+def run_training(trainer_cls: type[Trainer], cfg: Any, out_dir: str, *,
+                 resume: "str | None" = None, progress: bool = True) -> TrainResult:
+    """:func:`lkbench.trainers.loop.train`; Ctrl-C and divergence surface as LkbenchErrors."""
+    return train(trainer_cls, cfg, out_dir, resume=resume, progress=progress)
