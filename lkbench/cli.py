@@ -11,6 +11,7 @@ import sys
 import click
 
 from . import __version__
+from .edit_cli import edit
 from .errors import LkbenchError
 
 
@@ -161,6 +162,9 @@ def train(model: str, dataset: "str | None", preset: "str | None", out_dir: str,
     result = run_training(trainer_cls, cfg, out_dir, resume=resume, progress=progress)
     click.echo(f"trained {trainer_cls.model_name} to step {result.step} in "
                f"{result.wall_time_s:.1f} s; checkpoint {result.checkpoint}")
+
+
+cli.add_command(edit)
 
 
 def main(argv: "list[str] | None" = None) -> None:

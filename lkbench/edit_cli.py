@@ -1,0 +1,170 @@
+"""``lkbench edit``: apply the editing operations of spec ``models.md`` §1.12 to samples of a
+trained generator and draw the results as a labelled grid.
+
+Registered on the main group with ``cli.add_command(edit)``. Importing this module does not
+import torch (the op names are looked up when the command runs or shows its help).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .errors import ConfigError, LkbenchError
+
+
+def _edit_ops() -> dict:
+    from .trainers.latent_keypoint_gan.editing import EDIT_OPS
+    return EDIT_OPS
+
+
+class _OpChoice(click.ParamType):
+    """``--op``: an ``EDIT_OPS`` name or ``all``, looked up only when parsing or showing help
+    (``click.Choice`` would read the names, and so import torch, when this module loads)."""
+
+    name = "op"
+
+    @staticmethod
+    def names() -> list[str]:
+        return [*_edit_ops(), "all"]
+
+    def get_metavar(self, param: click.Parameter, ctx: "click.Context | None" = None) -> str:
+        return "[" + "|".join(self.names()) + "]"
+
+    def convert(self, value, param, ctx):
+        names = self.names()
+        if value in names:
+            return value
+        self.fail(f"{value!r} is not one of {', '.join(map(repr, names))}.", param, ctx)
+
+
+class _EditCommand(click.Command):
+    """Lists every op with its one-line description below the options."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_paragraph()
+        formatter.write("Operations (--op NAME):\n")
+        for name, op in _edit_ops().items():
+            donor = " [donor]" if op.needs_donor else ""
+            formatter.write(f"  {name:<16} {op.help}{donor}\n")
+        formatter.write(f"  {'all':<16} every operation, one PNG each\n")
+
+
+def _parse_parts(text: "str | None") -> tuple[int, ...]:
+    if text is None or not text.strip():
+        return ()
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--parts must be comma-separated part indices such as 0,2; got "
+                          f"{text!r}") from None
+
+
+def _out_paths(out: Path, names: list[str], every: bool) -> dict[str, Path]:
+    """Where each op's grid goes: ``--out`` itself for one op (``OUT/<op>.png`` when OUT is a
+    folder); for ``all``, ``<stem>-<op>.png`` beside a ``.png`` OUT, else ``OUT/<op>.png``."""
+    if not every:
+        return {names[0]: out / f"{names[0]}.png" if out.is_dir() else out}
+    if out.suffix.lower() == ".png":
+        return {n: out.with_name(f"{out.stem}-{n}.png") for n in names}
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; with --op all give a folder or a .png name "
+                          "whose stem prefixes each op's file")
+    return {n: out / f"{n}.png" for n in names}
+
+
+@click.command("edit", cls=_EditCommand)
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--op", required=True, type=_OpChoice(),
+              help="Edit to apply, or 'all' for one PNG per edit (list below).")
+@click.option("--out", "out_path", required=True, type=click.Path(),
+              help="PNG to write; with --op all, a folder (files OUT/<op>.png) or a .png name "
+              "(files <its stem>-<op>.png beside it).")
+@click.option("--num", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Number of samples (grid rows).")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of the source samples; donors use seed + 1.")
+@click.option("--part", default=0, show_default=True, type=int,
+              help="Part index for move, remove, add (the part copied), resize, and "
+              "swap-parts without --parts.")
+@click.option("--parts", default=None, metavar="J,J,...",
+              help="Comma-separated part indices whose appearance swap-parts takes from the "
+              "donor (default: --part).")
+@click.option("--dx", default=0.3, show_default=True, type=float,
+              help="Horizontal offset for move and add, normalised units (image width = 2).")
+@click.option("--dy", default=0.0, show_default=True, type=float,
+              help="Vertical offset (down) for move and add, normalised units.")
+@click.option("--scale", default=1.3, show_default=True, type=float,
+              help="move-all: scale factor of the keypoint layout about its centroid.")
+@click.option("--factor", default=2.0, show_default=True, type=float,
+              help="resize: factor on the part's heatmap width tau (radius grows as sqrt).")
+@click.option("--steps", default=5, show_default=True, type=click.IntRange(2, 32),
+              help="interpolate: number of columns, t evenly spaced in [0, 1].")
+@click.option("--device", default="auto", show_default=True,
+              help="auto (CUDA if available), cpu, cuda or cuda:N.")
+def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int,
+         parts: "str | None", dx: float, dy: float, scale: float, factor: float, steps: int,
+         device: str) -> None:
+    """Edit samples of the generator in CHECKPOINT and draw source | donor | result grids.
+
+    Each row is one sample; columns show the source, the donor (for ops that take appearance
+    from another sample) and the edited result, with keypoints drawn in their part's colour
+    (removed parts are not drawn, added parts take the colour of the part they copy).
+
+    Example: lkbench edit runs/demo/ckpt/step-0006000.pt --op move --part 2 --dx 0.3
+    --out move.png
+    """
+    import torch
+
+    from .checkpoint import load_model
+    from .edit_plots import save_edit_grid
+    from .models import KeypointGenerator
+    from .trainers.distributed import choose_device
+    from .trainers.latent_keypoint_gan.editing import EditParams
+
+    ops = _edit_ops()
+    names = list(ops) if op == "all" else [op]
+    params = EditParams(part=part, parts=_parse_parts(parts) or (part,), dx=dx, dy=dy,
+                        scale=scale, factor=factor, steps=steps)
+    paths = _out_paths(Path(out_path), names, op == "all")
+    dev = choose_device(device)
+    G = load_model(checkpoint)
+    if not isinstance(G, KeypointGenerator):
+        raise ConfigError(f"{checkpoint} holds a {type(G).__name__}, which has no "
+                          "sample_latents/render; lkbench edit needs a keypoint generator "
+                          "checkpoint (e.g. from lkbench train --model latent-keypoint-gan)")
+    G = G.to(dev).eval()
+
+    def sample(s: int):
+        return G.sample_latents(num, torch.Generator(device=dev).manual_seed(s))
+
+    with torch.no_grad():
+        src = sample(seed)
+        donor = sample(seed + 1) if any(ops[n].needs_donor for n in names) else None
+        edits = {}
+        for n in names:  # every edit before any rendering: bad options fail fast
+            try:
+                edits[n] = ops[n].apply(src, donor if ops[n].needs_donor else None, params)
+            except LkbenchError as exc:
+                raise type(exc)(f"--op {n}: {exc}") from exc
+
+        def column(label, lat, images=None):
+            images = G.render(lat).images if images is None else images
+            return (label, images, lat.keypoints, lat.active, lat.slots)
+
+        base = [column("source", src)]
+        if donor is not None:
+            donor_col = column(f"donor (seed {seed + 1})", donor)
+        legend = [f"part {j}" for j in range(src.num_parts)]
+        for n in names:
+            cols = base + ([donor_col] if ops[n].needs_donor else [])
+            cols += [column(label, lat) for label, lat in edits[n]]
+            save_edit_grid(paths[n], cols, names=legend,
+                           title=f"{ops[n].describe(params)}  (seed {seed})")
+    if op == "all":
+        where = (f"{paths[names[0]].parent}/{Path(out_path).stem}-<op>.png"
+                 if Path(out_path).suffix.lower() == ".png" else f"{out_path}/<op>.png")
+        click.echo(f"wrote {len(names)} edit grids ({', '.join(names)}) of {num} samples "
+                   f"to {where}")
+    else:
+        click.echo(f"wrote {op} edit of {num} samples (seed {seed}) to {paths[op]}")
