@@ -10,7 +10,6 @@ with matplotlib's object API on an Agg canvas (no pyplot, no global state), as
 """
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -20,7 +19,7 @@ from torch import Tensor
 
 from .errors import DataError
 from .keypoints import to_pixels
-from .plots import images_to_uint8, landmark_colour, legend_image, save_png
+from .plots import images_to_uint8, landmark_colour, legend_image, save_png, upscale_factor
 
 __all__ = ["EditColumn", "edit_grid", "save_edit_grid"]
 
@@ -149,7 +148,7 @@ def edit_grid(columns: Sequence, *, title: "str | None" = None,
 
     cols = _columns(columns)
     n, _, h, w = cols[0].images.shape
-    scale = max(1, math.ceil(min_tile / max(h, w)))
+    scale = upscale_factor(max(h, w), min_tile)
     th, tw = h * scale, w * scale
     radius = max(2, round(min(th, tw) / 48)) if radius is None else radius
     tiles = [[None] * len(cols) for _ in range(n)]

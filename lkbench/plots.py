@@ -39,6 +39,19 @@ def images_to_uint8(images: Tensor) -> Tensor:
     return ((images.detach().float().cpu() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
+def upscale_factor(size: int, min_tile: int) -> int:
+    """Smallest integer factor that brings an image side ``size`` to at least ``min_tile``."""
+    return max(1, -(-min_tile // size))
+
+
+def upscale(images: Tensor, min_tile: int = 96) -> Tensor:
+    """Nearest-neighbour enlargement of ``[N,3,H,W]`` by an integer factor so that the longer
+    side reaches ``min_tile`` pixels (small samples stay legible in grids). Keypoints in the
+    project convention stay valid: they do not depend on the image size."""
+    f = upscale_factor(max(images.shape[-2:]), min_tile)
+    return images if f == 1 else images.repeat_interleave(f, -2).repeat_interleave(f, -1)
+
+
 def _check(images: Tensor, keypoints: Tensor, visible: "Tensor | None") -> Tensor:
     if images.dim() != 4 or images.shape[1] != 3:
         raise DataError(f"images must be [N,3,H,W], got shape {tuple(images.shape)}")

@@ -21,6 +21,8 @@ from __future__ import annotations
 import abc
 import json
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +93,7 @@ class LoopConfig:
 # Settings that may change between a run and its resumption (they do not change the result).
 RESUMABLE_CHANGES = {"loop": {"steps", "log_every", "sample_every", "ckpt_every", "keep_ckpts",
                               "device", "num_samples", "threads"},
-                     "data": {"cache"}}
+                     "data": {"cache_mb"}}
 
 
 class Trainer(abc.ABC):
@@ -210,7 +212,7 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
          ctx: RunContext, progress: bool) -> TrainResult:
     from tqdm import tqdm
 
-    from lkbench.plots import save_keypoint_grid
+    from lkbench.plots import save_keypoint_grid, upscale
 
     loop: LoopConfig = cfg.loop
     with torch.random.fork_rng(devices=[]):      # model init is seeded without touching the
@@ -229,8 +231,11 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
     last_ckpt = ckpt.path if ckpt is not None else None
     step = start
 
+    saved_step = start
+
     def save(done: int) -> Path:
-        nonlocal last_ckpt
+        nonlocal last_ckpt, saved_step
+        saved_step = done
         if ctx.is_main:
             last_ckpt = _save(trainer, cfg, out, done, wall_before + time.perf_counter() - started)
         ctx.barrier()
@@ -239,14 +244,31 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
     bar = tqdm(total=loop.steps, initial=start, disable=not progress, unit="step",
                dynamic_ncols=True, desc=f"train {trainer_cls.model_name}")
     window_start, window_images = time.perf_counter(), 0
+    # Ctrl-C lands inside train_step nearly always; stopping there would save a half-updated
+    # state under the previous step's name. The first Ctrl-C only asks to stop after the step;
+    # a second one stops at once and saves nothing.
+    stop = {"asked": False, "forced": False}
+
+    def on_sigint(signum, frame):
+        if stop["asked"]:
+            stop["forced"] = True
+            raise KeyboardInterrupt
+        stop["asked"] = True
+
+    previous_handler = (signal.signal(signal.SIGINT, on_sigint)
+                        if threading.current_thread() is threading.main_thread() else None)
     try:
         for step in range(start, loop.steps):
             real = data.batch(step, ctx.rank, ctx.world).to(ctx.device, non_blocking=True)
             gen = step_generator(loop.seed, step, ctx.rank, ctx.device)
             losses = trainer.train_step(real, gen, step)
             names = list(losses)
+            # the stop request travels with the losses so every rank stops after the same step
             values = ctx.mean(torch.stack([losses[k].detach().float().reshape(())
-                                           for k in names])).tolist()
+                                           for k in names]
+                                          + [torch.tensor(float(stop["asked"]),
+                                                          device=ctx.device)])).tolist()
+            stop_now = values.pop() > 0
             bad = [(k, v) for k, v in zip(names, values) if not math.isfinite(v)]
             if bad:
                 where = (f"the last good checkpoint is {last_ckpt}" if last_ckpt else
@@ -271,18 +293,24 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
                     _append_line(out / "stats.jsonl", line)
             if ctx.is_main and (done % loop.sample_every == 0 or done == loop.steps):
                 images, kp = trainer.samples(loop.num_samples)
-                save_keypoint_grid(out / "samples" / f"step-{done:07d}.png", images, kp,
+                save_keypoint_grid(out / "samples" / f"step-{done:07d}.png", upscale(images), kp,
                                    nrow=min(8, loop.num_samples))
-            if done % loop.ckpt_every == 0 or done == loop.steps:
+            if done % loop.ckpt_every == 0 or done == loop.steps or stop_now:
                 save(done)
+            if stop_now:
+                step = done
+                raise KeyboardInterrupt
         step = loop.steps
     except KeyboardInterrupt:
-        path = save(step) if step > start else last_ckpt
+        path = last_ckpt if stop["forced"] or step == saved_step else save(step)
         bar.close()
         raise TrainingInterrupted(
             f"interrupted at step {step}; "
-            + (f"checkpoint saved to {path}. " if path else "nothing to save yet. ")
+            + (f"the latest checkpoint is {path}. " if path else "nothing to save yet. ")
             + f"Continue with: lkbench train ... --out {out} --resume auto") from None
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
     bar.close()
     return TrainResult(out, step, last_ckpt, wall_before + time.perf_counter() - started)
 

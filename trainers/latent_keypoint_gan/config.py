@@ -35,6 +35,9 @@ class LKGConfig:
         g_channels: generator channels per level, from 4 px up to ``R``; empty = StyleGAN2 table.
         d_channels: discriminator channels per level, from 4 px up to ``R``; empty = the table.
         upsample: ``bilinear`` (default) or ``nearest`` ([D37]).
+        const_input: the generator's 4×4 start: ``learned`` (a learned 4×4 map, spec §1.7) or
+            ``uniform`` (one learned vector repeated over the 4×4 grid, so the layout has to
+            come from the keypoint heatmaps rather than from a learned template).
         d_arch: ``stylegan2`` residual D with minibatch stddev (default) or ``ganseg``.
         mbstd_group: minibatch-stddev group size (the batch must be divisible by
             ``min(group, batch)``).
@@ -53,6 +56,7 @@ class LKGConfig:
     g_channels: tuple[int, ...] = ()
     d_channels: tuple[int, ...] = ()
     upsample: Literal["bilinear", "nearest"] = "bilinear"
+    const_input: Literal["learned", "uniform"] = "learned"
     d_arch: Literal["stylegan2", "ganseg"] = "stylegan2"
     mbstd_group: int = 4
 

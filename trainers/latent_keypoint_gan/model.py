@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lkbench.config import from_dict
+from lkbench.errors import DataError
 from lkbench.models import Generated, Latents
 
 from .conditioning import Conditioning, ConditionedConv
@@ -102,7 +103,8 @@ class LatentKeypointGenerator(nn.Module):
         self.w_const = nn.Parameter(torch.randn(k, d))
         ch = cfg.channels("g")
         levels = cfg.levels
-        self.const = nn.Parameter(torch.randn(1, ch[4], 4, 4))
+        side = 4 if cfg.const_input == "learned" else 1
+        self.const = nn.Parameter(torch.randn(1, ch[4], side, side))
         self.blocks = nn.ModuleList(
             SPADEResBlock(ch[levels[max(i - 1, 0)]], ch[r], cfg) for i, r in enumerate(levels))
         self.to_rgb = nn.ModuleList(nn.Conv2d(ch[r], 3, 1) for r in levels)
@@ -155,7 +157,7 @@ class LatentKeypointGenerator(nn.Module):
         b = latents.keypoints.shape[0]
         mode = self.cfg.upsample
         align = False if mode == "bilinear" else None
-        x = self.const.expand(b, -1, -1, -1)
+        x = self.const.expand(b, -1, 4, 4)
         rgb = None
         for i, (r, block, to_rgb) in enumerate(zip(self.cfg.levels, self.blocks, self.to_rgb)):
             if i:
@@ -175,14 +177,23 @@ class LatentKeypointGenerator(nn.Module):
         d = self.cfg.embed_dim
         expected = {"keypoints": (b, k, 2), "part_embeddings": (b, k, d), "background": (b, d),
                     "active": (b, k)}
+        if lat.tau is not None:
+            expected["tau"] = (b, k)
+        if lat.slots is not None:
+            expected["slots"] = (k,)
         for name, shape in expected.items():
             got = tuple(getattr(lat, name).shape)
             if got != shape:
-                raise ValueError(f"latents.{name} has shape {got}, expected {shape} "
-                                 f"(K={k}, embed_dim={d})")
+                raise DataError(f"latents.{name} has shape {got}, expected {shape} "
+                                f"(N={b}, K={k}, embed_dim={d}); build latents with "
+                                "G.sample_latents or G.map and edit them with editing.py")
         if lat.slots is None and k != self.num_keypoints:
-            raise ValueError(f"latents have {k} parts but the generator has "
-                             f"{self.num_keypoints}; parts added by editing need latents.slots")
+            raise DataError(f"latents have {k} parts but the generator has "
+                            f"{self.num_keypoints}; parts added by editing need latents.slots")
+        if lat.slots is not None and k and not (
+                0 <= int(lat.slots.min()) and int(lat.slots.max()) < self.num_keypoints):
+            raise DataError(f"latents.slots must lie in [0, {self.num_keypoints}), got "
+                            f"{lat.slots.tolist()}")
 
 
 class _DBlock(nn.Module):
