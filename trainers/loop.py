@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from lkbench import checkpoint as ckpt_io
 from lkbench.atomic import atomic_write
 from lkbench.config import to_dict, write_config
-from lkbench.errors import CheckpointError, ConfigError, LkbenchError
+from lkbench.errors import CheckpointError, LkbenchError
 from lkbench.registry import Registry
 
 from .distributed import RunContext
@@ -88,12 +88,6 @@ class LoopConfig:
                 raise ValueError(f"loop.{name} must be >= 1, got {getattr(self, name)}")
         if self.keep_ckpts < 0 or self.threads < 0 or self.seed < 0:
             raise ValueError("loop.keep_ckpts, loop.threads and loop.seed must be >= 0")
-
-
-# Settings that may change between a run and its resumption (they do not change the result).
-RESUMABLE_CHANGES = {"loop": {"steps", "log_every", "sample_every", "ckpt_every", "keep_ckpts",
-                              "device", "num_samples", "threads"},
-                     "data": {"cache_mb"}}
 
 
 class Trainer(abc.ABC):
@@ -195,10 +189,12 @@ def train(trainer_cls: type[Trainer], cfg: Any, out_dir: "str | Path", *,
         TrainingDiverged: a loss became non-finite (the last good checkpoint is kept).
         TrainingInterrupted: Ctrl-C (a checkpoint of the last finished step was saved).
     """
+    from .rundir import check_run_dir, checkpoint_to_resume
+
     out = Path(out_dir)
     loop: LoopConfig = cfg.loop
-    ckpt = _checkpoint_to_resume(out, resume, trainer_cls, cfg)
-    _check_run_dir(out, cfg, ckpt, resume)
+    ckpt = checkpoint_to_resume(out, resume, trainer_cls.model_name, cfg)
+    check_run_dir(out, cfg, ckpt, resume)
     if loop.threads:
         torch.set_num_threads(loop.threads)
     ctx = RunContext.create(loop.device, loop.amp)
@@ -340,66 +336,3 @@ def _append_line(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(data) + "\n")
-
-
-# -- run directory checks --------------------------------------------------------------
-
-def _checkpoint_to_resume(out: Path, resume: "str | None", trainer_cls: type[Trainer],
-                          cfg: Any) -> "ckpt_io.Checkpoint | None":
-    if resume is None:
-        return None
-    path = ckpt_io.latest_checkpoint(out) if resume == "auto" else Path(resume)
-    if path is None:
-        return None
-    ckpt = ckpt_io.load_checkpoint(path)
-    if ckpt.model != trainer_cls.model_name:
-        raise CheckpointError(
-            f"{path} is a checkpoint of model {ckpt.model!r}, but this run trains "
-            f"{trainer_cls.model_name!r}; resume it with --model {ckpt.model}, or start a "
-            "fresh run without --resume")
-    saved = ckpt.extra.get("run_config")
-    if not isinstance(saved, dict):
-        raise CheckpointError(f"{path} holds no run config (extra['run_config']); it was not "
-                              "written by `lkbench train` and cannot be resumed")
-    _compare_configs(saved, to_dict(cfg), f"checkpoint {path}")
-    if ckpt.step > cfg.loop.steps:
-        raise ConfigError(f"checkpoint {path} is at step {ckpt.step}, past loop.steps = "
-                          f"{cfg.loop.steps}; raise --set loop.steps to continue training")
-    return ckpt
-
-
-def _check_run_dir(out: Path, cfg: Any, ckpt: "ckpt_io.Checkpoint | None",
-                   resume: "str | None") -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; give a folder for the run")
-    existing = ckpt_io.latest_checkpoint(out) if out.is_dir() else None
-    config_file = out / "config.toml"
-    if resume is None and (existing is not None or config_file.exists()):
-        what = f"checkpoints up to {existing.name}" if existing else "a config.toml"
-        raise ConfigError(f"--out {out} already holds a run ({what}); continue it with "
-                          "--resume auto, or choose another --out")
-    if ckpt is None and config_file.exists():
-        from lkbench.config import load_toml
-        _compare_configs(load_toml(config_file), to_dict(cfg), f"{config_file}")
-
-
-def _compare_configs(saved: dict[str, Any], now: dict[str, Any], where: str) -> None:
-    diffs = []
-    for section in sorted(set(saved) | set(now)):
-        a, b = saved.get(section, {}), now.get(section, {})
-        if not isinstance(a, dict) or not isinstance(b, dict):
-            if a != b:
-                diffs.append(f"{section}: {a!r} (run) vs {b!r} (now)")
-            continue
-        for key in sorted(set(a) | set(b)):
-            if key in RESUMABLE_CHANGES.get(section, ()):
-                continue
-            va, vb = a.get(key), b.get(key)
-            if isinstance(va, tuple):
-                va = list(va)
-            if va != vb:
-                diffs.append(f"{section}.{key}: {va!r} (run) vs {vb!r} (now)")
-    if diffs:
-        raise ConfigError(f"{where} belongs to a different run: {'; '.join(diffs[:5])}"
-                          + (f" (+{len(diffs) - 5} more)" if len(diffs) > 5 else "")
-                          + ". Use the run's own settings to resume it, or choose another --out")

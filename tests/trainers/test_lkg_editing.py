@@ -29,15 +29,6 @@ N = 4
 FAR_A, FAR_B = (-0.5, -0.4), (0.45, 0.5)   # two spots away from the smoke model's centred parts
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny convolutions run faster on one thread, much faster on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory, one_thread):
     out = tmp_path_factory.mktemp("lkg-smoke")

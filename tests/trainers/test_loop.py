@@ -32,15 +32,6 @@ STATE_KEYS = {"G", "D", "G_ema", "opt_G", "opt_D"}
 TIMING_KEYS = {"wall_time_s", "images_per_s"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two busy cores: one intra-op thread is several times faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def smoke(*overrides: str) -> LKGRunConfig:
     return resolve(LKGRunConfig, preset="smoke", overrides=["loop.steps=4", *overrides])
 
