@@ -468,3 +468,16 @@ def test_checkpoint_round_trip_reproduces_g_ema(tmp_path):
     g_raw = lkbench.checkpoint.load_model(result.checkpoint, "G")
     with torch.no_grad():
         assert torch.equal(g_raw(*z), from_g)
+
+
+def test_uniform_constant_input_has_no_learned_layout():
+    """``const_input = "uniform"``: one learned vector repeated over 4×4 (C parameters instead of
+    16·C), so every start position looks the same and the layout must come from the heatmaps."""
+    cfg = dataclasses.replace(SMOKE, const_input="uniform")
+    g, g_learned = make_g(cfg).eval(), make_g().eval()
+    assert tuple(g.const.shape) == (1, 32, 1, 1)
+    assert n_params(g_learned) - n_params(g) == 15 * 32
+    z = noise(g)
+    with torch.no_grad():
+        assert torch.equal(g(*z), g.render(g.map(*z)).images)
+        assert g(*z).shape == (B, 3, 32, 32)
