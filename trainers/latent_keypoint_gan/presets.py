@@ -30,7 +30,8 @@ _add("smoke", "seconds on a CPU: 32 px, K=4, tiny widths, 4 steps (tests)", {
     "data": {"difficulty": "easy", "size": 64},
 })
 
-_add("demo", "synthetic easy faces on a 2-core CPU: 32 px, K=8, ~0.9 M params, 6000 steps", {
+_add("demo", "synthetic easy faces on a 2-core CPU: 32 px, K=8, G 1.8 M + D 0.9 M "
+     "params, 6000 steps", {
     "model": {"image_size": 32, "num_keypoints": 8, "noise_dim": 64, "embed_dim": 16,
               "spade_hidden": 32, "kp_tanh_divisor": 5.0, "tau": 0.01,
               "g_channels": [128, 128, 64, 32], "d_channels": [128, 128, 64, 32]},
