@@ -14,7 +14,7 @@ from .errors import ConfigError, LkbenchError
 
 
 def _edit_ops() -> dict:
-    from .trainers.latent_keypoint_gan.editing import EDIT_OPS
+    from .trainers.latent_keypoint_gan.edit_ops import EDIT_OPS
     return EDIT_OPS
 
 
@@ -120,7 +120,7 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
     from .edit_plots import save_edit_grid
     from .models import KeypointGenerator
     from .trainers.distributed import choose_device
-    from .trainers.latent_keypoint_gan.editing import EditParams
+    from .trainers.latent_keypoint_gan.edit_ops import EditParams
 
     ops = _edit_ops()
     names = list(ops) if op == "all" else [op]

@@ -12,10 +12,11 @@ authors' own code ALK/GSG); ``center=True`` subtracts 0.5 from detections *and* 
 Pixel errors convert back with :func:`lkbench.keypoints.to_pixels`, so ground truth that a loader
 read with ``from_pixels(px, 256)`` returns to its annotated pixel values exactly.
 
-Numerics. All fits are least squares in float64 with :func:`numpy.linalg.lstsq`. Where the design
-matrix is rank-deficient (a collapsed keypoint, fewer fit rows than unknowns) lstsq returns the
-minimum-norm solution; :class:`Score` says so (``min_norm``). The published code (ALK/GSG) inverts
-``XᵀX`` in float32 and falls back to ridge; both agree with lstsq whenever ``XᵀX`` is invertible.
+Numerics. By default (``solver="exact"``) all fits are least squares in float64 with
+:func:`numpy.linalg.lstsq`. Where the design matrix is rank-deficient (a collapsed keypoint, fewer
+fit rows than unknowns) lstsq returns the minimum-norm solution; :class:`Score` says so
+(``min_norm``). The published code (ALK/GSG) inverts ``XᵀX`` in float32 and falls back to ridge;
+``solver="alk"`` reproduces that arithmetic (:mod:`lkbench.protocols.compat`).
 """
 from __future__ import annotations
 
@@ -28,12 +29,13 @@ import torch
 from lkbench.errors import ConfigError, DataError, UnknownNameError
 from lkbench.keypoints import from_unit, to_pixels, to_unit
 from lkbench.protocols.benchmarks import BENCHMARKS, BenchmarkSpec
+from lkbench.protocols.compat import DEFAULT_SOLVER, SOLVERS, Solve, get_solver, solve_exact
 from lkbench.registry import Registry, did_you_mean
 
 __all__ = [
     "Score", "Fitted", "ErrorValue", "RegressionVariant", "ErrorFormula", "Normaliser",
     "REGRESSIONS", "ERRORS", "NORMALISERS", "AGGREGATIONS",
-    "score", "regress_joint", "regress_vis", "regress_coord", "regress_h36m", "regress_none",
+    "score", "score_and_predict", "regress_joint", "regress_vis", "regress_coord", "regress_h36m", "regress_none",
     "iod_error", "visible_l2_error", "taichi_mae_sum", "pck", "h36m_swap_error",
     "swap_permutation", "visible_from_sentinel",
 ]
@@ -59,11 +61,15 @@ class Score:
         n: test images that contributed (images with at least one visible landmark).
         formula: name of the error formula (a key of :data:`ERRORS`).
         regression: regression variant used (a key of :data:`REGRESSIONS`).
-        min_norm: a rank-deficient fit used the minimum-norm least-squares solution.
+        min_norm: a rank-deficient fit used the minimum-norm least-squares solution (exact
+            solver only; the ``alk`` solver's ridge fallback is reported in ``notes``).
         center: the bias-free fit ran in the centred frame.
         settings: effective error-formula settings, e.g. ``(("normaliser", "eyes"),)``.
         by_group: per-group values (H3.6M activities) in the same unit, when groups were given.
         notes: human-readable remarks on the fit (relabelled frames, landmarks without fit rows).
+        solver: least-squares solver used (a key of :data:`~lkbench.protocols.compat.SOLVERS`).
+        per_landmark: the error of each ground-truth landmark alone, in the same unit (``L``
+            values; NaN for a landmark that is never visible in the test split).
     """
 
     benchmark: str
@@ -78,6 +84,8 @@ class Score:
     settings: tuple[tuple[str, object], ...] = ()
     by_group: tuple[tuple[str, float], ...] = ()
     notes: tuple[str, ...] = ()
+    solver: str = DEFAULT_SOLVER
+    per_landmark: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,12 +105,14 @@ class Fitted:
 
 @dataclass(frozen=True)
 class ErrorValue:
-    """What an error formula returns: the value, the images used and the settings applied."""
+    """What an error formula returns: the value, the images used, the settings applied, and the
+    value of each landmark alone (``per_landmark``, same unit; NaN where never visible)."""
 
     value: float
     n: int
     settings: tuple[tuple[str, object], ...] = ()
     by_group: tuple[tuple[str, float], ...] = ()
+    per_landmark: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,9 @@ class RegressionVariant:
     """A regression variant of spec §0.1.
 
     Attributes:
-        fn: ``fn(fit_x, fit_y, fit_visible, test_x, **spec_fields) -> Fitted``; arrays in the frame.
+        fn: ``fn(fit_x, fit_y, fit_visible, test_x, *, solve, **spec_fields) -> Fitted``; arrays
+            in the frame; ``solve`` (a :data:`~lkbench.protocols.compat.Solve`) is passed only
+            to variants that fit (``needs_fit``).
         needs_fit: whether a fit split is required (``False`` only for ``"none"``).
         spec_fields: ``BenchmarkSpec`` attributes passed to ``fn`` as keywords.
     """
@@ -170,17 +182,19 @@ def _with_ones(kp: np.ndarray) -> np.ndarray:
     return np.hstack([_flatten(kp), np.ones((kp.shape[0], 1))])
 
 
-def _lstsq(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool]:
-    """β minimising ‖aβ − b‖_F (float64); returns ``(β, rank_deficient)``.
+@dataclass(frozen=True)
+class _Coefficients:
+    """What :func:`_fit_landmarks` returns: β ``[P,L,2]`` (0 for landmarks without rows), whether
+    a solve was rank-deficient, those landmarks, and the solver's remarks."""
 
-    For a rank-deficient ``a`` numpy's SVD solver returns the minimum-norm β.
-    """
-    beta, _residuals, rank, _sv = np.linalg.lstsq(a, b, rcond=None)
-    return beta, int(rank) < a.shape[1]
+    beta: np.ndarray
+    deficient: bool
+    empty: tuple[int, ...]
+    notes: tuple[str, ...]
 
 
-def _fit_landmarks(design: np.ndarray, y: np.ndarray, visible: np.ndarray
-                   ) -> tuple[np.ndarray, bool, tuple[int, ...]]:
+def _fit_landmarks(design: np.ndarray, y: np.ndarray, visible: np.ndarray,
+                   solve: Solve = solve_exact) -> _Coefficients:
     """Least squares of every landmark on the rows where it is visible.
 
     Least squares solves each output column independently, so fitting landmark ``l`` on its
@@ -191,24 +205,27 @@ def _fit_landmarks(design: np.ndarray, y: np.ndarray, visible: np.ndarray
         design: float64 ``[N,P]`` design matrix.
         y: float64 ``[N,L,2]`` targets (values at invisible entries are never read).
         visible: bool ``[N,L]``.
+        solve: the least-squares solver (default: exact float64).
 
     Returns:
-        ``(β [P,L,2], rank_deficient, landmarks_without_rows)``; β is 0 for the latter.
+        :class:`_Coefficients`.
     """
     num_params, num_landmarks = design.shape[1], y.shape[1]
     beta = np.zeros((num_params, num_landmarks, 2))
     patterns, which = np.unique(visible.T, axis=0, return_inverse=True)
     which = which.ravel()
-    deficient, empty = False, []
+    deficient, empty, notes = False, [], []
     for k, rows in enumerate(patterns):
         lms = np.flatnonzero(which == k)
         if not rows.any():
             empty.extend(int(l) for l in lms)
             continue
-        b, d = _lstsq(design[rows], y[rows][:, lms].reshape(int(rows.sum()), -1))
-        beta[:, lms] = b.reshape(num_params, len(lms), 2)
-        deficient |= d
-    return beta, deficient, tuple(sorted(empty))
+        sol = solve(design[rows], y[rows][:, lms].reshape(int(rows.sum()), -1))
+        beta[:, lms] = sol.beta.reshape(num_params, len(lms), 2)
+        deficient |= sol.rank_deficient
+        if sol.note and sol.note not in notes:
+            notes.append(sol.note)
+    return _Coefficients(beta, deficient, tuple(sorted(empty)), tuple(notes))
 
 
 def _apply(design: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -232,7 +249,7 @@ def _empty_note(empty: tuple[int, ...]) -> tuple[str, ...]:
 
 # ==================== regression variants
 def regress_joint(fit_x: np.ndarray, fit_y: np.ndarray, fit_visible: np.ndarray,
-                  test_x: np.ndarray) -> Fitted:
+                  test_x: np.ndarray, *, solve: Solve = solve_exact) -> Fitted:
     """R-JOINT: every GT coordinate from every detected coordinate, no bias.
 
     ``Ŷ = X β`` with ``X = [N, 2K]`` flattened detections and ``Y = [N, 2L]`` flattened GT, both
@@ -247,6 +264,7 @@ def regress_joint(fit_x: np.ndarray, fit_y: np.ndarray, fit_visible: np.ndarray,
         fit_y: float64 ``[N,L,2]`` GT of the fit split, in the frame.
         fit_visible: bool ``[N,L]``.
         test_x: float64 ``[M,K,2]`` detections of the test split, in the frame.
+        solve: least-squares solver (:mod:`lkbench.protocols.compat`); default exact float64.
 
     Returns:
         :class:`Fitted` with ``pred [M,L,2]`` in the frame.
@@ -254,13 +272,13 @@ def regress_joint(fit_x: np.ndarray, fit_y: np.ndarray, fit_visible: np.ndarray,
     Raises:
         DataError: a landmark has no visible fit row.
     """
-    beta, deficient, empty = _fit_landmarks(_flatten(fit_x), fit_y, fit_visible)
-    _require_rows(empty, "joint")
-    return Fitted(_apply(_flatten(test_x), beta), deficient)
+    c = _fit_landmarks(_flatten(fit_x), fit_y, fit_visible, solve)
+    _require_rows(c.empty, "joint")
+    return Fitted(_apply(_flatten(test_x), c.beta), c.deficient, c.notes)
 
 
 def regress_vis(fit_x: np.ndarray, fit_y: np.ndarray, fit_visible: np.ndarray,
-                test_x: np.ndarray) -> Fitted:
+                test_x: np.ndarray, *, solve: Solve = solve_exact) -> Fitted:
     """R-VIS: one bias-free ``β_l ∈ R^{2K×2}`` per GT landmark, fitted on its visible rows.
 
     ``ŷ_{n,l} = x_n β_l`` with ``β_l = argmin Σ_{n: v_{n,l}} ‖x_n β_l − y_{n,l}‖²``; a landmark
@@ -269,12 +287,12 @@ def regress_vis(fit_x: np.ndarray, fit_y: np.ndarray, fit_visible: np.ndarray,
 
     Args/Returns: as :func:`regress_joint`.
     """
-    beta, deficient, empty = _fit_landmarks(_flatten(fit_x), fit_y, fit_visible)
-    return Fitted(_apply(_flatten(test_x), beta), deficient, _empty_note(empty))
+    c = _fit_landmarks(_flatten(fit_x), fit_y, fit_visible, solve)
+    return Fitted(_apply(_flatten(test_x), c.beta), c.deficient, _empty_note(c.empty) + c.notes)
 
 
 def regress_coord(fit_x: np.ndarray, fit_y: np.ndarray, fit_visible: np.ndarray,
-                  test_x: np.ndarray) -> Fitted:
+                  test_x: np.ndarray, *, solve: Solve = solve_exact) -> Fitted:
     """R-COORD: one scalar regressor with intercept per (GT joint, coordinate).
 
     ``ŷ_{n,j,c} = [x_n, 1] β_{j,c}``, fitted on the rows where joint ``j`` is annotated (MSCS
@@ -285,8 +303,9 @@ def regress_coord(fit_x: np.ndarray, fit_y: np.ndarray, fit_visible: np.ndarray,
 
     Args/Returns: as :func:`regress_joint`.
     """
-    beta, deficient, empty = _fit_landmarks(_with_ones(fit_x), fit_y, fit_visible)
-    return Fitted(_apply(_with_ones(test_x), beta), deficient, _empty_note(empty))
+    c = _fit_landmarks(_with_ones(fit_x), fit_y, fit_visible, solve)
+    return Fitted(_apply(_with_ones(test_x), c.beta), c.deficient,
+                  _empty_note(c.empty) + c.notes)
 
 
 def regress_none(fit_x: "np.ndarray | None", fit_y: "np.ndarray | None",
@@ -334,7 +353,8 @@ def _frame_distance(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> np
         return dist.sum(axis=1) / count
 
 
-def _relabel(design: np.ndarray, y: np.ndarray, visible: np.ndarray, perm: np.ndarray
+def _relabel(design: np.ndarray, y: np.ndarray, visible: np.ndarray, perm: np.ndarray,
+             solve: Solve = solve_exact
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, bool]:
     """ALK's loop: refit, swap the labels of frames closer to their swapped GT, until ≤ 10 change.
 
@@ -345,9 +365,9 @@ def _relabel(design: np.ndarray, y: np.ndarray, visible: np.ndarray, perm: np.nd
     swapped = np.zeros(y.shape[0], dtype=bool)
     rounds = 0
     while True:
-        beta, _, empty = _fit_landmarks(design, y, visible)
-        _require_rows(empty, "h36m")
-        pred = _apply(design, beta)
+        c = _fit_landmarks(design, y, visible, solve)
+        _require_rows(c.empty, "h36m")
+        pred = _apply(design, c.beta)
         dist = _frame_distance(pred, y, visible)
         change = dist > _frame_distance(pred, y[:, perm], visible[:, perm])
         settled = int(change.sum()) <= RELABEL_MAX_CHANGED
@@ -373,7 +393,8 @@ def _trim_mask(dist: np.ndarray) -> np.ndarray:
 
 
 def regress_h36m(fit_x: np.ndarray, fit_y: np.ndarray, fit_visible: np.ndarray,
-                 test_x: np.ndarray, *, flip_pairs: Sequence[tuple[int, int]]) -> Fitted:
+                 test_x: np.ndarray, *, flip_pairs: Sequence[tuple[int, int]],
+                 solve: Solve = solve_exact) -> Fitted:
     """R-H36M: R-JOINT with ALK's left/right relabelling loop and outlier trim (spec §1.7).
 
     1. Fit ``β`` bias-free on all fit frames (as :func:`regress_joint`).
@@ -388,22 +409,24 @@ def regress_h36m(fit_x: np.ndarray, fit_y: np.ndarray, fit_visible: np.ndarray,
     Args:
         fit_x, fit_y, fit_visible, test_x: as :func:`regress_joint`.
         flip_pairs: 0-based left/right landmark pairs.
+        solve: least-squares solver; default exact float64.
 
     Returns:
         :class:`Fitted`; its notes give the number of relabelled and trimmed frames.
     """
     design = _flatten(fit_x)
     perm = swap_permutation(fit_y.shape[1], flip_pairs)
-    y, visible, dist, swapped, rounds, converged = _relabel(design, fit_y, fit_visible, perm)
+    y, visible, dist, swapped, rounds, converged = _relabel(design, fit_y, fit_visible, perm,
+                                                            solve)
     keep = _trim_mask(dist)
-    beta, deficient, empty = _fit_landmarks(design[keep], y[keep], visible[keep])
-    _require_rows(empty, "h36m")
+    c = _fit_landmarks(design[keep], y[keep], visible[keep], solve)
+    _require_rows(c.empty, "h36m")
     notes = [f"relabelled {int(swapped.sum())} fit frame(s) to their L/R-swapped GT in {rounds} "
              f"round(s); trimmed {int((~keep).sum())} outlier frame(s) (error >= mean + "
              f"{TRIM_NUM_STD:g} std)"]
     if not converged:
         notes.append(f"relabelling stopped after {RELABEL_MAX_ROUNDS} rounds without settling")
-    return Fitted(_apply(_flatten(test_x), beta), deficient, tuple(notes))
+    return Fitted(_apply(_flatten(test_x), c.beta), c.deficient, tuple(notes) + c.notes)
 
 
 for _name, _variant, _aliases in (
@@ -425,6 +448,16 @@ def _require_visible(visible: np.ndarray) -> None:
 
 def _images_used(visible: np.ndarray) -> int:
     return int(visible.any(axis=1).sum())
+
+
+def _per_landmark(values: np.ndarray, visible: np.ndarray, scale: float = 1.0
+                  ) -> tuple[float, ...]:
+    """``scale ·`` the mean of ``values [N,L]`` over the visible images of each landmark;
+    NaN for a landmark never visible."""
+    count = visible.sum(axis=0)
+    total = np.where(visible, values, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return tuple(float(v) for v in scale * total / count)
 
 
 def _inter_ocular(gt_unit: np.ndarray, visible: np.ndarray, normaliser: Normaliser) -> np.ndarray:
@@ -475,7 +508,8 @@ def iod_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *,
     gt_u, pred_u = to_unit(gt), to_unit(pred)
     ratio = np.linalg.norm(pred_u - gt_u, axis=-1) / _inter_ocular(gt_u, visible, norm)[:, None]
     return ErrorValue(100.0 * float(ratio[visible].mean()), _images_used(visible),
-                      (("normaliser", norm.name),))
+                      (("normaliser", norm.name),),
+                      per_landmark=_per_landmark(ratio, visible, 100.0))
 
 
 def visible_l2_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> ErrorValue:
@@ -495,7 +529,8 @@ def visible_l2_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> E
     """
     _require_visible(visible)
     dist = np.linalg.norm(to_unit(pred) - to_unit(gt), axis=-1)
-    return ErrorValue(100.0 * float(dist[visible].mean()), _images_used(visible))
+    return ErrorValue(100.0 * float(dist[visible].mean()), _images_used(visible),
+                      per_landmark=_per_landmark(dist, visible, 100.0))
 
 
 def taichi_mae_sum(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *,
@@ -527,7 +562,8 @@ def taichi_mae_sum(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *,
     err = np.abs(to_pixels(pred, image_size) - to_pixels(gt, image_size))
     per_coord = np.where(visible[..., None], err, 0.0).sum(axis=0) / count[:, None]
     return ErrorValue(float(per_coord.sum()), _images_used(visible),
-                      (("image_size", image_size),))
+                      (("image_size", image_size),),
+                      per_landmark=tuple(float(v) for v in per_coord.sum(axis=1)))
 
 
 def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *, image_size: int = 256,
@@ -552,7 +588,8 @@ def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *, image_size: in
     dist = np.linalg.norm(to_pixels(pred, image_size) - to_pixels(gt, image_size), axis=-1)
     hit = dist < threshold_px
     return ErrorValue(100.0 * float(hit[visible].mean()), _images_used(visible),
-                      (("image_size", image_size), ("threshold_px", threshold_px)))
+                      (("image_size", image_size), ("threshold_px", threshold_px)),
+                      per_landmark=_per_landmark(hit.astype(np.float64), visible, 100.0))
 
 
 def _frame_mean(per_frame: np.ndarray, groups: "np.ndarray | None") -> float:
@@ -606,13 +643,20 @@ def h36m_swap_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *,
         aggregation: ``"activity"`` or ``"frame"`` (:data:`AGGREGATIONS`).
 
     Returns:
-        :class:`ErrorValue` in % of the image size; ``by_group`` holds per-activity means.
+        :class:`ErrorValue` in % of the image size; ``by_group`` holds per-activity means;
+        ``per_landmark`` is each joint's mean over frames under the labelling (as is or swapped)
+        that each frame's minimum chose.
     """
     _require_visible(visible)
     perm = swap_permutation(gt.shape[1], flip_pairs)
     pred_u, gt_u = to_unit(pred), to_unit(gt)
-    per_frame = np.fmin(_frame_distance(pred_u, gt_u, visible),
-                        _frame_distance(pred_u, gt_u[:, perm], visible[:, perm]))
+    as_is = _frame_distance(pred_u, gt_u, visible)
+    swapped = _frame_distance(pred_u, gt_u[:, perm], visible[:, perm])
+    per_frame = np.fmin(as_is, swapped)
+    use_swap = (swapped < as_is)[:, None]
+    chosen_gt = np.where(use_swap[..., None], gt_u[:, perm], gt_u)
+    chosen_vis = np.where(use_swap, visible[:, perm], visible)
+    per_joint = _per_landmark(np.linalg.norm(pred_u - chosen_gt, axis=-1), chosen_vis, 100.0)
     labels = _groups_array(groups, gt.shape[0])
     aggregation = aggregation or ("activity" if labels is not None else "frame")
     if aggregation not in AGGREGATIONS:
@@ -622,7 +666,8 @@ def h36m_swap_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *,
     value = 100.0 * AGGREGATIONS[aggregation](per_frame, labels)
     by_group = () if labels is None else tuple(
         (str(g), 100.0 * float(per_frame[labels == g].mean())) for g in np.unique(labels))
-    return ErrorValue(value, int(used.sum()), (("aggregation", aggregation),), by_group)
+    return ErrorValue(value, int(used.sum()), (("aggregation", aggregation),), by_group,
+                      per_joint)
 
 
 for _name, _formula in (
@@ -792,9 +837,11 @@ def _from_frame(u: np.ndarray, center: bool) -> np.ndarray:
 
 
 def _regress(spec: BenchmarkSpec, name: str, fit: "_Split | None", test: _Split,
-             center: bool) -> Fitted:
+             center: bool, solve: Solve) -> Fitted:
     variant = REGRESSIONS.get(name)
     extra = {f: getattr(spec, f) for f in variant.spec_fields}
+    if variant.needs_fit:
+        extra["solve"] = solve
     fit_args = ((None, None, None) if fit is None
                 else (_to_frame(fit.pred, center), _to_frame(fit.gt, center), fit.visible))
     return variant.fn(*fit_args, _to_frame(test.pred, center), **extra)
@@ -802,7 +849,7 @@ def _regress(spec: BenchmarkSpec, name: str, fit: "_Split | None", test: _Split,
 
 def score(benchmark: str, fit_pred: object, fit_gt: object, test_pred: object, test_gt: object,
           fit_visible: object = None, test_visible: object = None, *, center: bool = False,
-          **options: object) -> Score:
+          solver: str = DEFAULT_SOLVER, **options: object) -> Score:
     """Score detections on a landmark benchmark with its published protocol.
 
     Maps detections to landmarks with the benchmark's regression variant fitted on the fit split,
@@ -819,6 +866,9 @@ def score(benchmark: str, fit_pred: object, fit_gt: object, test_pred: object, t
         test_visible: optional bool ``[M,L]``; invisible entries are not scored.
         center: fit bias-free regressions in the centred frame (ZHG/SKP) instead of the
             top-left [0, 1] frame (ALK/GSG, the default).
+        solver: ``"exact"`` (float64 least squares, default) or ``"alk"`` (the float32 normal
+            equations and ridge fallback of the AutoLink/GANSeg code; see
+            :mod:`lkbench.protocols.compat`).
         **options: ``regression`` (a variant the benchmark allows, e.g. ``"none"`` for 300-W or
             H3.6M models that output L points), ``strict_k`` (default True: K must be one the
             published protocol uses), and the error formula's options: ``normaliser`` (IOD
@@ -828,11 +878,26 @@ def score(benchmark: str, fit_pred: object, fit_gt: object, test_pred: object, t
         :class:`Score`.
 
     Raises:
-        UnknownNameError: unknown benchmark, option, normaliser or aggregation.
+        UnknownNameError: unknown benchmark, solver, option, normaliser or aggregation.
         ConfigError: a regression the benchmark does not allow.
         DataError: malformed arrays (shape, N/K/L mismatch, NaN/inf, no visible landmark).
     """
+    return score_and_predict(benchmark, fit_pred, fit_gt, test_pred, test_gt, fit_visible,
+                             test_visible, center=center, solver=solver, **options)[0]
+
+
+def score_and_predict(benchmark: str, fit_pred: object, fit_gt: object, test_pred: object,
+                      test_gt: object, fit_visible: object = None, test_visible: object = None,
+                      *, center: bool = False, solver: str = DEFAULT_SOLVER,
+                      **options: object) -> tuple[Score, np.ndarray]:
+    """:func:`score`, also returning the regressed test landmarks (for plots and exports).
+
+    Returns:
+        ``(Score, pred)`` with ``pred`` float64 ``[M,L,2]`` in ``[-1, 1]`` (project convention):
+        the landmarks the error formula compared with ``test_gt``.
+    """
     spec = BENCHMARKS.get(benchmark)
+    solver = SOLVERS.resolve(solver)
     opts = _resolve_options(spec, options)
     test = _split("test", test_pred, test_gt, test_visible)
     needs_fit = REGRESSIONS.get(opts.regression).needs_fit
@@ -841,15 +906,19 @@ def score(benchmark: str, fit_pred: object, fit_gt: object, test_pred: object, t
                if not needs_fit and fit_pred is not None else ())
     _check_sizes(spec, opts, test, fit)
     _require_visible(test.visible)
-    fitted = _regress(spec, opts.regression, fit, test, center)
+    fitted = _regress(spec, opts.regression, fit, test, center, get_solver(solver, spec.name))
     formula = ERRORS.get(spec.error)
     extra = {f: getattr(spec, f) for f in formula.spec_fields}
-    err = formula.fn(_from_frame(fitted.pred, center), test.gt, test.visible,
-                     **extra, **opts.error_kwargs)
+    pred = _from_frame(fitted.pred, center)
+    err = formula.fn(pred, test.gt, test.visible, **extra, **opts.error_kwargs)
+    # With solver "alk" a singular system takes the ridge fallback, which its note reports.
+    min_norm = fitted.min_norm and solver == DEFAULT_SOLVER
     min_norm_note = (("minimum-norm least-squares solution used (the fit is rank-deficient, "
-                      "e.g. a collapsed keypoint)",) if fitted.min_norm else ())
-    return Score(benchmark=spec.name, value=err.value, unit=spec.unit,
-                 higher_is_better=spec.higher_is_better, n=err.n, formula=spec.error,
-                 regression=opts.regression, min_norm=fitted.min_norm, center=center,
-                 settings=err.settings, by_group=err.by_group,
-                 notes=ignored + fitted.notes + min_norm_note)
+                      "e.g. a collapsed keypoint)",) if min_norm else ())
+    result = Score(benchmark=spec.name, value=err.value, unit=spec.unit,
+                   higher_is_better=spec.higher_is_better, n=err.n, formula=spec.error,
+                   regression=opts.regression, min_norm=min_norm, center=center,
+                   settings=err.settings, by_group=err.by_group,
+                   notes=ignored + fitted.notes + min_norm_note, solver=solver,
+                   per_landmark=err.per_landmark)
+    return result, pred

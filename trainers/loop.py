@@ -32,13 +32,12 @@ import torch
 from torch import Tensor, nn
 
 from lkbench import checkpoint as ckpt_io
-from lkbench.atomic import atomic_write
 from lkbench.config import to_dict, write_config
 from lkbench.errors import CheckpointError, LkbenchError
 from lkbench.registry import Registry
 
 from .distributed import RunContext
-from .images import TrainDataConfig, TrainImages
+from .images import TrainImages
 
 TRAINERS: Registry[type["Trainer"]] = Registry("trainers")
 """Model registry name → :class:`Trainer` subclass (entry-point group ``lkbench.trainers``)."""

@@ -20,9 +20,10 @@ from lkbench.errors import CheckpointError, ConfigError, DataError, LkbenchError
 from lkbench.keypoints import heatmap_grid
 from lkbench.models import Latents
 from lkbench.trainers.latent_keypoint_gan.conditioning import Conditioning
+from lkbench.trainers.latent_keypoint_gan.edit_ops import EDIT_OPS, EditParams
 from lkbench.trainers.latent_keypoint_gan.editing import (
-    EDIT_OPS, EditParams, add_part, interpolate, move, move_all, remove_parts, resize_part,
-    swap_background, swap_global, swap_parts)
+    add_part, interpolate, move, move_all, remove_parts, resize_part, swap_background,
+    swap_global, swap_parts)
 from lkbench.trainers.latent_keypoint_gan.heatmaps import part_heatmaps
 
 N = 4

@@ -7,7 +7,6 @@ import dataclasses
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 import lkbench
 from lkbench.config import resolve
@@ -16,8 +15,7 @@ from lkbench.trainers.distributed import RunContext
 from lkbench.trainers.latent_keypoint_gan import (Discriminator, LatentKeypointGenerator,
                                                   LKGConfig, LKGRunConfig, LKGTrainer,
                                                   build_discriminator)
-from lkbench.trainers.latent_keypoint_gan.heatmaps import (HEATMAP_CUTOFF, background_heatmap,
-                                                           part_heatmaps)
+from lkbench.trainers.latent_keypoint_gan.heatmaps import HEATMAP_CUTOFF, part_heatmaps
 from lkbench.trainers.latent_keypoint_gan.losses import (PENALTIES, d_logistic_loss,
                                                          g_nonsaturating_loss,
                                                          one_centred_penalty, r1_penalty)
