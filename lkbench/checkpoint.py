@@ -14,7 +14,6 @@ same folder and ``os.replace``-s it, so a crash leaves the previous checkpoint i
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import re
 from collections import OrderedDict
