@@ -5,14 +5,15 @@ Run with ``python benchmarks/bench_lkg.py`` (``make bench`` does). For each conf
 variants run one G+D step (``LKGTrainer.train_step``: D step with the gradient penalty, G step,
 EMA) in turn, repeatedly and interleaved, so every variant sees the same machine load; the
 table shows the median seconds per step, images/s and each variant's ratio to the literal
-unguarded reference. Peak memory (max RSS of a fresh process running one step) is measured per
-variant in a subprocess. On a machine with CUDA the same table is printed for the GPU with
+unguarded reference. ``step MB`` is the peak resident memory that two steps add to a fresh
+process holding the built models (measured per variant in a subprocess). On a machine with CUDA the same table is printed for the GPU with
 absolute times. Prints to stdout and writes no files.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -75,12 +76,19 @@ def time_config(config: str, repeats: int, device: str) -> dict[tuple[str, bool]
     return times
 
 
+def rss_mb() -> float:
+    """Current resident memory of this process, MiB (Linux)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
 def peak_rss_mb(config: str, impl: str, guard: bool) -> float:
-    """Max resident memory of a fresh process that builds the variant and runs two steps."""
+    """Peak resident memory that two G+D steps (one with the gradient penalty) add to a fresh
+    process holding the built models: max RSS during the steps minus RSS before them, MiB."""
     code = ("import resource, sys; sys.argv = ['x']; import bench_lkg as b; "
-            f"t, x = b.build({config!r}, {impl!r}, {guard}, 'cpu'); "
+            f"t, x = b.build({config!r}, {impl!r}, {guard}, 'cpu'); base = b.rss_mb(); "
             "b.one_step(t, x, 0); b.one_step(t, x, 1); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=__file__.rsplit("/", 1)[0], check=True)
     return float(out.stdout.strip().splitlines()[-1])
@@ -92,7 +100,7 @@ def print_table(config: str, times: dict, batch: int, device: str, memory: dict 
     print(f"\n{config} (batch {batch}, {device}, {torch.get_num_threads()} threads)")
     head = f"{'conditioning':<12}{'guard':>7}{'s/step':>10}{'img/s':>9}{'vs literal':>12}" \
            f"{'vs lit+guard':>14}"
-    print(head + (f"{'peak MB':>10}" if memory else ""))
+    print(head + (f"{'step MB':>10}" if memory else ""))
     for v in VARIANTS:
         med = statistics.median(times[v])
         row = (f"{v[0]:<12}{'on' if v[1] else 'off':>7}{med:>10.3f}{batch / med:>9.1f}"
