@@ -11,6 +11,7 @@ import sys
 import click
 
 from . import __version__
+from .detect_cli import detect, score
 from .edit_cli import edit
 from .errors import LkbenchError
 
@@ -165,6 +166,8 @@ def train(model: str, dataset: "str | None", preset: "str | None", out_dir: str,
 
 
 cli.add_command(edit)
+cli.add_command(detect)
+cli.add_command(score)
 
 
 def main(argv: "list[str] | None" = None) -> None:

@@ -88,7 +88,7 @@ _PCT_IOD = "pct_inter_ocular"
 _PCT_SIZE = "pct_image_size"
 
 _add(BenchmarkSpec(
-    name="synthetic", num_landmarks=5, num_keypoints=None, regressions=("joint",),
+    name="synthetic", num_landmarks=5, num_keypoints=None, regressions=("joint", "none"),
     error=_IOD, unit=_PCT_IOD, higher_is_better=False, error_params=_EYES,
     description="lkbench's built-in synthetic faces, scored like MAFL (GT landmarks 0, 1 = eyes)",
     source="lkbench; formula as CelebA/MAFL (ALK celeba_wild.py, GSG test_seg.py)"))

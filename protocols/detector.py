@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -44,7 +43,7 @@ from lkbench.checkpoint import load_model, save_checkpoint
 from lkbench.data import LandmarkSet
 from lkbench.errors import CheckpointError, ConfigError
 from lkbench.keypoints import heatmap_grid
-from lkbench.models import MODELS, Generated, KeypointGenerator
+from lkbench.models import Generated, KeypointGenerator
 from lkbench.registry import Registry
 
 __all__ = ["MODEL_NAME", "ARCHS", "CompactHeatmapNet", "KeypointDetector", "TrainStats",
@@ -115,7 +114,7 @@ class CompactHeatmapNet(nn.Module):
         num_keypoints: ``K``.
         widths: channels per level; ``len(widths) - 1`` downsamplings.
         blocks: basic blocks per downsampling level.
-        out_stride: heatmap stride (a power of two below ``2**(len(widths) - 1)``).
+        out_stride: heatmap stride (a power of two up to ``2**(len(widths) - 1)``).
 
     Output: ``[N,K,R/out_stride,R/out_stride]`` logits for ``[N,3,R,R]`` input.
     """
@@ -127,9 +126,9 @@ class CompactHeatmapNet(nn.Module):
         levels = len(widths) - 1
         out_level = int(out_stride).bit_length() - 1
         if (len(widths) < 2 or min(widths) < 1 or blocks < 1 or out_stride < 1
-                or 2 ** out_level != out_stride or out_level >= levels):
+                or 2 ** out_level != out_stride or out_level > levels):
             raise ConfigError(f"compact detector: need >= 2 positive widths, blocks >= 1 and "
-                              f"out_stride a power of two below 2**{max(levels, 0)}; got "
+                              f"out_stride a power of two up to 2**{max(levels, 0)}; got "
                               f"widths={widths}, blocks={blocks}, out_stride={out_stride}")
         self.out_level = out_level
         self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1, bias=False),
@@ -173,10 +172,10 @@ class _DeepLabV3(nn.Module):
 
 
 ARCHS: Registry[Callable[..., nn.Module]] = Registry("detector-archs")
-"""Architecture name → ``factory(num_keypoints, **options) -> nn.Module`` giving logit maps."""
+"""Architecture name → ``factory(num_keypoints, **options) -> nn.Module`` giving logit maps
+``[N,K,h,w]``; the factory's keyword parameters are the architecture's options."""
 ARCHS.add("compact", CompactHeatmapNet)
-ARCHS.add("deeplabv3-resnet50", lambda num_keypoints, **_: _DeepLabV3(num_keypoints),
-          aliases=("deeplabv3_resnet50", "paper"))
+ARCHS.add("deeplabv3-resnet50", _DeepLabV3, aliases=("deeplabv3_resnet50",))
 
 
 # ==================== the detector model
@@ -240,17 +239,6 @@ def build_detector(num_keypoints: int, image_size: int, arch: str, options: dict
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return KeypointDetector(num_keypoints, image_size, arch, **options)
-
-
-def _register() -> None:
-    """Add the detector to ``MODELS`` unless an entry point of that name will provide it."""
-    if any(ep.name == MODEL_NAME for ep in metadata.entry_points(group=MODELS.group)):
-        return
-    if MODEL_NAME not in MODELS:
-        MODELS.add(MODEL_NAME, detector_from_config)
-
-
-_register()
 
 
 # ==================== training data streams
@@ -366,7 +354,7 @@ def train_detector(detector: KeypointDetector,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             samples += images.shape[0]
             bar.update(images.shape[0])
             if len(losses) % 10 == 0:

@@ -35,7 +35,8 @@ from lkbench.registry import Registry, did_you_mean
 __all__ = [
     "Score", "Fitted", "ErrorValue", "RegressionVariant", "ErrorFormula", "Normaliser",
     "REGRESSIONS", "ERRORS", "NORMALISERS", "AGGREGATIONS",
-    "score", "score_and_predict", "regress_joint", "regress_vis", "regress_coord", "regress_h36m", "regress_none",
+    "score", "score_and_predict",
+    "regress_joint", "regress_vis", "regress_coord", "regress_h36m", "regress_none",
     "iod_error", "visible_l2_error", "taichi_mae_sum", "pck", "h36m_swap_error",
     "swap_permutation", "visible_from_sentinel",
 ]

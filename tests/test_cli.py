@@ -27,7 +27,7 @@ def test_help_lists_only_implemented_commands(run):
     res = run("--help")
     assert res.exit_code == 0
     commands = re.findall(r"^  (\w+)", res.output.split("Commands:")[1], flags=re.M)
-    assert commands == ["datasets", "edit", "train"]
+    assert commands == ["datasets", "detect", "edit", "score", "train"]
     for sub in (("datasets", "--help"), ("datasets", "show", "--help")):
         assert run(*sub).exit_code == 0
     show_help = run("datasets", "show", "--help").output

@@ -1,0 +1,212 @@
+"""``lkbench detect`` and ``lkbench score``: the landmark detection protocol on the command line.
+
+Registered on the main group with ``cli.add_command(detect)`` and ``cli.add_command(score)``.
+Thin: parse, resolve the config, call :mod:`lkbench.protocols.detection`, print. Importing this
+module does not import torch (choices and preset lists are read when a command runs or shows
+its help).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import click
+
+
+class _LazyChoice(click.ParamType):
+    """A choice whose names come from a registry, read only when parsing or showing help."""
+
+    def __init__(self, names: Callable[[], list[str]], metavar: str):
+        self._names, self.name = names, metavar
+
+    def get_metavar(self, param: click.Parameter, ctx: "click.Context | None" = None) -> str:
+        return "[" + "|".join(self._names()) + "]"
+
+    def convert(self, value, param, ctx):
+        names = self._names()
+        if value in names:
+            return value
+        self.fail(f"{value!r} is not one of {', '.join(map(repr, names))}.", param, ctx)
+
+
+def _solvers() -> list[str]:
+    from .protocols.compat import SOLVERS
+    return SOLVERS.names()
+
+
+def _conventions() -> list[str]:
+    from .protocols.predictions import CONVENTIONS
+    return CONVENTIONS.names()
+
+
+class _DetectCommand(click.Command):
+    """Lists the presets and baselines below the options."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from .protocols.baselines import BASELINES
+        from .protocols.detection_config import PRESET_HELP
+
+        formatter.write_paragraph()
+        formatter.write("Presets (--preset NAME); without one, GANSeg's budget with the compact "
+                        "detector (GPU):\n")
+        for name, text in PRESET_HELP.items():
+            formatter.write(f"  {name:<8} {text}\n")
+        formatter.write("Baselines (--baselines):\n")
+        for name in BASELINES.names():
+            formatter.write(f"  {name:<16} {BASELINES.get(name).description}\n")
+
+
+class _ScoreCommand(click.Command):
+    """Lists the coordinate conventions below the options."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from .protocols.predictions import describe_conventions
+
+        formatter.write_paragraph()
+        formatter.write("Conventions (--convention NAME):\n")
+        for line in describe_conventions().splitlines():
+            name, text = line.split(": ", 1)
+            formatter.write(f"  {name:<14} {text}\n")
+
+
+_COMPAT_HELP = ("Least-squares solver: exact (float64, lkbench default) or alk (the float32 "
+                "normal equations + ridge fallback of the AutoLink/GANSeg code, to reproduce "
+                "published numbers).")
+
+
+@click.command("detect", cls=_DetectCommand)
+@click.option("--dataset", "benchmark", required=True,
+              help="Benchmark to evaluate on (e.g. synthetic); aliases accepted.")
+@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
+              help="Generator checkpoint (from lkbench train); with --direct, a keypoint "
+              "predictor's checkpoint (e.g. a detector.pt).")
+@click.option("--preset", default=None, help="Settings to start from: smoke, demo or paper "
+              "(see below).")
+@click.option("--config", "config_files", multiple=True, type=click.Path(dir_okay=False),
+              help="TOML file with [detector], [train] tables and top-level keys; repeatable, "
+              "later files win.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override one setting, e.g. --set train.epochs=2 "
+              "--set detector.widths=[16,32,64].")
+@click.option("--baselines", is_flag=True, help="Also score the baselines (mean-shape, "
+              "random-detector, supervised) into the same records and summary.")
+@click.option("--direct", is_flag=True, help="The checkpoint predicts keypoints itself: skip "
+              "pair generation and detector training.")
+@click.option("--no-regression", is_flag=True, help="Score the raw predictions as the "
+              "landmarks (needs K == L and semantic outputs).")
+@click.option("--detector", "detector_path", default=None, type=click.Path(dir_okay=False),
+              help="Reuse a detector saved by an earlier run (its detector.pt) instead of "
+              "training one.")
+@click.option("--compat", default=None, type=_LazyChoice(_solvers, "solver"),
+              help=_COMPAT_HELP + " Default: the config's solver (exact).")
+@click.option("--any-k", is_flag=True, help="Score a K the benchmark's published protocol does "
+              "not use (the number is then not comparable with published ones).")
+@click.option("--root", default=None, type=click.Path(file_okay=False),
+              help="Dataset folder of a real benchmark (not used by synthetic).")
+@click.option("--results", default=None, type=click.Path(file_okay=False),
+              help="Folder of the records file landmarks.jsonl; default $LKBENCH_RESULTS or "
+              "./results/runs.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for detection.png, predictions.npz, detector.pt and config.toml; "
+              "default <results>/<run_id>.")
+@click.option("--device", default=None, help="auto (CUDA if available), cpu, cuda or cuda:N; "
+              "default: the config's (auto).")
+@click.option("--seed", type=int, default=None, help="Root seed (latents, detector init, data "
+              "order); default: the config's (0).")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Show progress bars on stderr.")
+def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: tuple[str, ...],
+           overrides: tuple[str, ...], baselines: bool, direct: bool, no_regression: bool,
+           detector_path: "str | None", compat: "str | None", any_k: bool, root: "str | None",
+           results: "str | None", out_dir: "str | None", device: "str | None",
+           seed: "int | None", progress: bool) -> None:
+    """Train a detector on a generator's image-keypoint pairs and score it on a benchmark.
+
+    Generates fresh pairs from CHECKPOINT's generator, trains the detector, predicts on the
+    benchmark's fit and test images, regresses onto the annotated landmarks and prints one line
+    per entry (benchmark, value, unit, n, wall time). Records are appended to
+    <results>/landmarks.jsonl; the figure, the predictions (re-score them with lkbench score)
+    and the detector go to --out.
+
+    Example: lkbench detect --dataset synthetic --checkpoint runs/demo/ckpt/step-0006000.pt
+    --preset demo --baselines
+    """
+    import sys
+
+    from .config import resolve
+    from .protocols.detection import run_detect, summary_lines
+    from .protocols.detection_config import DetectConfig
+
+    sets = [*((f"device={device}",) if device else ()),
+            *((f"seed={seed}",) if seed is not None else ()),
+            *((f"solver={compat}",) if compat else ()), *overrides]
+    cfg = resolve(DetectConfig, preset=preset, files=config_files, overrides=sets)
+    run = run_detect(cfg, benchmark=benchmark, checkpoint=checkpoint, direct=direct,
+                     regression=not no_regression, detector=detector_path, baselines=baselines,
+                     strict_k=not any_k, root=root, results=results, out=out_dir,
+                     progress=progress, say=lambda m: click.echo(m, err=True), argv=sys.argv)
+    for line in summary_lines(run):
+        click.echo(line)
+
+
+@click.command("score", cls=_ScoreCommand)
+@click.option("--benchmark", required=True, help="Benchmark to score on (e.g. synthetic).")
+@click.option("--predictions", default=None, type=click.Path(dir_okay=False),
+              help="An .npz with arrays fit and test, [N,K,2] each, in the benchmark's image "
+              "order (optional fit_visible/test_visible, bool [N,L], restrict what is scored).")
+@click.option("--export-order", default=None, type=click.Path(dir_okay=False),
+              help="Instead of scoring, write the image order the npz must follow to this CSV "
+              "(columns array,index,image_id).")
+@click.option("--convention", default="lkbench", show_default=True,
+              type=_LazyChoice(_conventions, "convention"),
+              help="How the coordinates are written (see below).")
+@click.option("--pixel-size", type=click.IntRange(2), default=None,
+              help="Side S in pixels of the images the coordinates refer to; required by the "
+              "pixel and align-corners conventions.")
+@click.option("--compat", default="exact", show_default=True,
+              type=_LazyChoice(_solvers, "solver"), help=_COMPAT_HELP)
+@click.option("--center", is_flag=True, help="Fit bias-free regressions in the image-centred "
+              "frame (Zhang et al., StableKeypoints) instead of top-left (AutoLink/GANSeg).")
+@click.option("--no-regression", is_flag=True, help="Score the predictions as the landmarks "
+              "themselves (K == L); the fit array is then not needed.")
+@click.option("--any-k", is_flag=True, help="Score a K the benchmark's published protocol does "
+              "not use (the number is then not comparable with published ones).")
+@click.option("--name", default=None, help="Name of your detector in the records; default: the "
+              "npz file's stem.")
+@click.option("--root", default=None, type=click.Path(file_okay=False),
+              help="Dataset folder of a real benchmark (not used by synthetic).")
+@click.option("--results", default=None, type=click.Path(file_okay=False),
+              help="Folder of the records file landmarks.jsonl; default $LKBENCH_RESULTS or "
+              "./results/runs.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for detection.png; default <results>/<run_id>.")
+def score(benchmark: str, predictions: "str | None", export_order: "str | None",
+          convention: str, pixel_size: "int | None", compat: str, center: bool,
+          no_regression: bool, any_k: bool, name: "str | None", root: "str | None",
+          results: "str | None", out_dir: "str | None") -> None:
+    """Score your own detector's predictions with a benchmark's published protocol.
+
+    Example: lkbench score --benchmark synthetic --predictions preds.npz --convention
+    pixels-xy --pixel-size 64
+    """
+    import sys
+
+    from .errors import ConfigError
+
+    if (predictions is None) == (export_order is None):
+        raise ConfigError("give exactly one of --predictions FILE.npz (score it) or "
+                          "--export-order FILE.csv (write the image order the npz must follow)")
+    if export_order is not None:
+        from .protocols.predictions import export_order as write_order
+
+        path = write_order(benchmark, export_order, root)
+        click.echo(f"wrote the image order of benchmark {benchmark} to {path}: np.savez(..., "
+                   "fit=[rows with array=fit], test=[rows with array=test]) in that order")
+        return
+    from .protocols.detection import run_score, summary_lines
+
+    run = run_score(benchmark, predictions, convention=convention, pixel_size=pixel_size,
+                    solver=compat, center=center, regression=not no_regression,
+                    strict_k=not any_k, name=name, root=root, results=results, out=out_dir,
+                    argv=sys.argv)
+    for line in summary_lines(run):
+        click.echo(line)
