@@ -3,7 +3,11 @@
 * ``smoke``: spec ``models.md`` §4.1 (32 px, K = 4, tiny widths): every component in seconds.
 * ``demo``: the built-in synthetic faces (``easy``) on a 2-core CPU; sized from
   ``benchmarks/bench_lkg.py`` and the recipe of a CPU prototype (issue notes): 32 px, K = 8,
-  lr 2e-4 for both nets, β = (0, 0.99), lazy R1 with γ = 0.1, keypoint divisor 5, EMA 0.99.
+  lr 2e-4 for both nets, β = (0, 0.99), lazy R1 with γ = 0.1, keypoint divisor 5, EMA 0.99,
+  and a spatially uniform start (``const_input = "uniform"``). With the learned 4×4 start the
+  generator drew faces from its template and the keypoints stayed clustered off the features
+  (step 2000 of a side-by-side run); with the uniform start the layout has to come from the
+  heatmaps, and by step 1500 parts sat on the eyes and mouth and moved with their keypoints.
 * ``paper-<benchmark>``: the published settings (spec §1.10: batch 64, Adam (0.5, 0.9),
   1e-4 / 4e-4, R1 γ = 10 every 16 steps, 30 000 steps) at each benchmark's K and 128 px; meant
   for GPUs (``torchrun`` for several).
@@ -33,7 +37,7 @@ _add("smoke", "seconds on a CPU: 32 px, K=4, tiny widths, 4 steps (tests)", {
 _add("demo", "synthetic easy faces on a 2-core CPU: 32 px, K=8, G 1.8 M + D 0.9 M "
      "params, 6000 steps", {
     "model": {"image_size": 32, "num_keypoints": 8, "noise_dim": 64, "embed_dim": 16,
-              "spade_hidden": 32, "kp_tanh_divisor": 5.0, "tau": 0.01,
+              "spade_hidden": 32, "kp_tanh_divisor": 5.0, "tau": 0.01, "const_input": "uniform",
               "g_channels": [128, 128, 64, 32], "d_channels": [128, 128, 64, 32]},
     "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.0, 0.99], "gp": "r1", "gp_weight": 0.1,
               "d_reg_every": 16, "ema": True, "ema_decay": 0.99},
