@@ -73,6 +73,17 @@ _COMPAT_HELP = ("Least-squares solver: exact (float64, lkbench default) or alk (
                 "published numbers).")
 
 
+# Options shared by detect and score.
+_ANY_K = click.option("--any-k", is_flag=True, help="Score a K the benchmark's published "
+                      "protocol does not use (the number is then not comparable with published "
+                      "ones).")
+_ROOT = click.option("--root", default=None, type=click.Path(file_okay=False),
+                     help="Dataset folder of a real benchmark (not used by synthetic).")
+_RESULTS = click.option("--results", default=None, type=click.Path(file_okay=False),
+                        help="Folder of the records file landmarks.jsonl; default "
+                        "$LKBENCH_RESULTS or ./results/runs.")
+
+
 @click.command("detect", cls=_DetectCommand)
 @click.option("--dataset", "benchmark", required=True,
               help="Benchmark to evaluate on (e.g. synthetic); aliases accepted.")
@@ -98,13 +109,9 @@ _COMPAT_HELP = ("Least-squares solver: exact (float64, lkbench default) or alk (
               "training one.")
 @click.option("--compat", default=None, type=_LazyChoice(_solvers, "solver"),
               help=_COMPAT_HELP + " Default: the config's solver (exact).")
-@click.option("--any-k", is_flag=True, help="Score a K the benchmark's published protocol does "
-              "not use (the number is then not comparable with published ones).")
-@click.option("--root", default=None, type=click.Path(file_okay=False),
-              help="Dataset folder of a real benchmark (not used by synthetic).")
-@click.option("--results", default=None, type=click.Path(file_okay=False),
-              help="Folder of the records file landmarks.jsonl; default $LKBENCH_RESULTS or "
-              "./results/runs.")
+@_ANY_K
+@_ROOT
+@_RESULTS
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Folder for detection.png, predictions.npz, detector.pt and config.toml; "
               "default <results>/<run_id>.")
@@ -168,15 +175,11 @@ def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: 
               "frame (Zhang et al., StableKeypoints) instead of top-left (AutoLink/GANSeg).")
 @click.option("--no-regression", is_flag=True, help="Score the predictions as the landmarks "
               "themselves (K == L); the fit array is then not needed.")
-@click.option("--any-k", is_flag=True, help="Score a K the benchmark's published protocol does "
-              "not use (the number is then not comparable with published ones).")
+@_ANY_K
 @click.option("--name", default=None, help="Name of your detector in the records; default: the "
               "npz file's stem.")
-@click.option("--root", default=None, type=click.Path(file_okay=False),
-              help="Dataset folder of a real benchmark (not used by synthetic).")
-@click.option("--results", default=None, type=click.Path(file_okay=False),
-              help="Folder of the records file landmarks.jsonl; default $LKBENCH_RESULTS or "
-              "./results/runs.")
+@_ROOT
+@_RESULTS
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Folder for detection.png; default <results>/<run_id>.")
 def score(benchmark: str, predictions: "str | None", export_order: "str | None",
