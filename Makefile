@@ -21,8 +21,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	@echo "lkbench demo (foundation stage): renders the built-in synthetic benchmark."
-	@echo "Training, detection, FID and CPD are not implemented yet, so the demo does not run them."
+	@echo "lkbench demo: renders the built-in synthetic benchmark. No trained demo generator ships"
+	@echo "yet, so detection is not run here; train one with: lkbench train --model"
+	@echo "latent-keypoint-gan --preset demo --out runs/demo (hours on 2 cores; see README)."
 	$(BIN)/lkbench datasets list
 	$(BIN)/lkbench datasets show synthetic --split test --preset demo --out $(DEMO_DIR)/synthetic_easy.png
 	$(BIN)/lkbench datasets show synthetic --split test --preset demo --set difficulty=hard \
