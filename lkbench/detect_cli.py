@@ -7,25 +7,9 @@ its help).
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import click
 
-
-class _LazyChoice(click.ParamType):
-    """A choice whose names come from a registry, read only when parsing or showing help."""
-
-    def __init__(self, names: Callable[[], list[str]], metavar: str):
-        self._names, self.name = names, metavar
-
-    def get_metavar(self, param: click.Parameter, ctx: "click.Context | None" = None) -> str:
-        return "[" + "|".join(self._names()) + "]"
-
-    def convert(self, value, param, ctx):
-        names = self._names()
-        if value in names:
-            return value
-        self.fail(f"{value!r} is not one of {', '.join(map(repr, names))}.", param, ctx)
+from .cli_types import LazyChoice
 
 
 def _solvers() -> list[str]:
@@ -107,7 +91,7 @@ _RESULTS = click.option("--results", default=None, type=click.Path(file_okay=Fal
 @click.option("--detector", "detector_path", default=None, type=click.Path(dir_okay=False),
               help="Reuse a detector saved by an earlier run (its detector.pt) instead of "
               "training one.")
-@click.option("--compat", default=None, type=_LazyChoice(_solvers, "solver"),
+@click.option("--compat", default=None, type=LazyChoice(_solvers, "solver"),
               help=_COMPAT_HELP + " Default: the config's solver (exact).")
 @_ANY_K
 @_ROOT
@@ -164,13 +148,13 @@ def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: 
               help="Instead of scoring, write the image order the npz must follow to this CSV "
               "(columns array,index,image_id).")
 @click.option("--convention", default="lkbench", show_default=True,
-              type=_LazyChoice(_conventions, "convention"),
+              type=LazyChoice(_conventions, "convention"),
               help="How the coordinates are written (see below).")
 @click.option("--pixel-size", type=click.IntRange(2), default=None,
               help="Side S in pixels of the images the coordinates refer to; required by the "
               "pixel and align-corners conventions.")
 @click.option("--compat", default="exact", show_default=True,
-              type=_LazyChoice(_solvers, "solver"), help=_COMPAT_HELP)
+              type=LazyChoice(_solvers, "solver"), help=_COMPAT_HELP)
 @click.option("--center", is_flag=True, help="Fit bias-free regressions in the image-centred "
               "frame (Zhang et al., StableKeypoints) instead of top-left (AutoLink/GANSeg).")
 @click.option("--no-regression", is_flag=True, help="Score the predictions as the landmarks "

@@ -10,32 +10,14 @@ from pathlib import Path
 
 import click
 
+from .cli_types import LazyChoice
+
 from .errors import ConfigError, LkbenchError
 
 
 def _edit_ops() -> dict:
     from .trainers.latent_keypoint_gan.edit_ops import EDIT_OPS
     return EDIT_OPS
-
-
-class _OpChoice(click.ParamType):
-    """``--op``: an ``EDIT_OPS`` name or ``all``, looked up only when parsing or showing help
-    (``click.Choice`` would read the names, and so import torch, when this module loads)."""
-
-    name = "op"
-
-    @staticmethod
-    def names() -> list[str]:
-        return [*_edit_ops(), "all"]
-
-    def get_metavar(self, param: click.Parameter, ctx: "click.Context | None" = None) -> str:
-        return "[" + "|".join(self.names()) + "]"
-
-    def convert(self, value, param, ctx):
-        names = self.names()
-        if value in names:
-            return value
-        self.fail(f"{value!r} is not one of {', '.join(map(repr, names))}.", param, ctx)
 
 
 class _EditCommand(click.Command):
@@ -75,7 +57,7 @@ def _out_paths(out: Path, names: list[str], every: bool) -> dict[str, Path]:
 
 @click.command("edit", cls=_EditCommand)
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.option("--op", required=True, type=_OpChoice(),
+@click.option("--op", required=True, type=LazyChoice(lambda: [*_edit_ops(), "all"], "op"),
               help="Edit to apply, or 'all' for one PNG per edit (list below).")
 @click.option("--out", "out_path", required=True, type=click.Path(),
               help="PNG to write; with --op all, a folder (files OUT/<op>.png) or a .png name "
