@@ -27,6 +27,7 @@ from . import __version__
 from .atomic import PathLike, atomic_write
 from .errors import CheckpointError, LkbenchError, UnknownNameError
 from .models import MODELS
+from .shipped import resolve_checkpoint, shipped_names
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def load_checkpoint(path: PathLike) -> Checkpoint:
             truncated or corrupt, not an lkbench checkpoint, would need unpickling code,
             comes from a newer lkbench, or names a model that is not registered.
     """
-    path = Path(path)
+    path = resolve_checkpoint(path)
     raw = _read(path)
     try:
         MODELS.resolve(raw["model"])
@@ -195,7 +196,8 @@ def _read(path: Path, *, mmap: bool = False) -> dict[str, Any]:
     """
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}; check the path (a run's "
-                              "checkpoints are in <run_dir>/ckpt/)")
+                              "checkpoints are in <run_dir>/ckpt/) or use a shipped name: "
+                              f"{shipped_names()}")
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a checkpoint file; pass one of its "
                               "ckpt/*.pt files (or --resume auto to pick the newest)")

@@ -13,6 +13,7 @@ import click
 from . import __version__
 from .detect_cli import detect, score
 from .edit_cli import edit
+from .export_cli import export
 from .errors import LkbenchError
 
 
@@ -166,6 +167,7 @@ def train(model: str, dataset: "str | None", preset: "str | None", out_dir: str,
 
 
 cli.add_command(edit)
+cli.add_command(export)
 cli.add_command(detect)
 cli.add_command(score)
 

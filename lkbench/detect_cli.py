@@ -72,8 +72,8 @@ _RESULTS = click.option("--results", default=None, type=click.Path(file_okay=Fal
 @click.option("--dataset", "benchmark", required=True,
               help="Benchmark to evaluate on (e.g. synthetic); aliases accepted.")
 @click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-              help="Generator checkpoint (from lkbench train); with --direct, a keypoint "
-              "predictor's checkpoint (e.g. a detector.pt).")
+              help="Generator checkpoint (from lkbench train, or 'demo' for the shipped demo "
+              "generator); with --direct, a keypoint predictor's checkpoint (e.g. a detector.pt).")
 @click.option("--preset", default=None, help="Settings to start from: smoke, demo or paper "
               "(see below).")
 @click.option("--config", "config_files", multiple=True, type=click.Path(dir_okay=False),

@@ -93,8 +93,9 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
     from another sample) and the edited result, with keypoints drawn in their part's colour
     (removed parts are not drawn, added parts take the colour of the part they copy).
 
-    Example: lkbench edit runs/demo/ckpt/step-0006000.pt --op move --part 2 --dx 0.3
-    --out move.png
+    CHECKPOINT is a file from lkbench train or 'demo' (the shipped demo generator).
+
+    Example: lkbench edit demo --op move --part 2 --dx 0.3 --out move.png
     """
     import torch
 

@@ -11,6 +11,7 @@ Run directory::
     <out>/config.toml             the resolved run config (written before the first step)
     <out>/stats.jsonl             one JSON line per logged step: losses, images/s, trainer monitors
     <out>/samples/step-NNNNNNN.png  fixed-noise samples with their keypoints
+    <out>/curves.png              the stats.jsonl scalars against the step (redrawn with samples)
     <out>/ckpt/step-NNNNNNN.pt    checkpoints (lkbench.checkpoint); the newest ``keep_ckpts`` kept
 
 Resuming restores models, optimisers, EMA and the step; the data order and all per-step noise
@@ -36,6 +37,7 @@ from lkbench.config import to_dict, write_config
 from lkbench.errors import CheckpointError, LkbenchError
 from lkbench.registry import Registry
 
+from .curves import plot_training_curves
 from .distributed import RunContext
 from .images import TrainImages
 
@@ -290,6 +292,8 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
                 images, kp = trainer.samples(loop.num_samples)
                 save_keypoint_grid(out / "samples" / f"step-{done:07d}.png", upscale(images), kp,
                                    nrow=min(8, loop.num_samples))
+                if (out / "stats.jsonl").exists():
+                    plot_training_curves(out / "stats.jsonl", out / "curves.png")
             if done % loop.ckpt_every == 0 or done == loop.steps or stop_now:
                 save(done)
             if stop_now:

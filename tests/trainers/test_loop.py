@@ -96,6 +96,7 @@ def test_resume_continues_bit_for_bit(straight, tmp_path):
     assert [("gp" in ln) for ln in lines_a] == [True, False, True, False]  # d_reg_every = 2
     assert sorted(p.name for p in (out / "samples").glob("*.png")) == \
         ["step-0000002.png", "step-0000004.png"]
+    assert (out / "curves.png").stat().st_size > 1000
 
 
 def test_resume_past_the_end_is_refused(straight, tmp_path):

@@ -1,0 +1,29 @@
+"""Checkpoints that ship with lkbench as package data, loadable by name.
+
+``lkbench.load_generator("demo")`` and every command's ``--checkpoint demo`` resolve a name here
+to the file under ``lkbench/assets/``; anything else is taken as a path. A file of the same name
+in the current directory wins, so a name never hides a user's own checkpoint.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+ASSETS = Path(__file__).with_name("assets")
+
+SHIPPED: dict[str, str] = {
+    # name: file under lkbench/assets/ (its manifest and README sit beside it)
+    "demo": "demo-generator.pt",
+}
+
+
+def resolve_checkpoint(path: "str | Path") -> Path:
+    """The file a ``--checkpoint`` value names: a shipped name's asset, otherwise ``path``."""
+    p = Path(path)
+    if str(path) in SHIPPED and not p.exists():
+        return ASSETS / SHIPPED[str(path)]
+    return p
+
+
+def shipped_names() -> str:
+    """``"demo"``-style list of the shipped names, for messages and ``--help``."""
+    return ", ".join(sorted(SHIPPED))
