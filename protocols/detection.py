@@ -32,6 +32,7 @@ import torch
 
 from lkbench.atomic import PathLike, atomic_write
 from lkbench.checkpoint import build_model, load_checkpoint
+from lkbench.shipped import resolve_checkpoint
 from lkbench.config import to_dict, write_config
 from lkbench.errors import CheckpointError, DataError
 from lkbench.models import KeypointGenerator, KeypointPredictor
@@ -256,6 +257,10 @@ def _to(model: Any, device: torch.device) -> Any:
     return model.to(device).eval() if isinstance(model, torch.nn.Module) else model
 
 
+CPU_PAIRS_HINT = 100_000
+"""Above this many training pairs on a CPU, ``detect`` says how to get a result in minutes."""
+
+
 def run_detect(cfg: DetectConfig, *, benchmark: str, checkpoint: PathLike, direct: bool = False,
                regression: bool = True, detector: "PathLike | None" = None,
                baselines: bool = False, strict_k: bool = True, root: "PathLike | None" = None,
@@ -282,6 +287,7 @@ def run_detect(cfg: DetectConfig, *, benchmark: str, checkpoint: PathLike, direc
     Returns:
         :class:`DetectionRun`.
     """
+    checkpoint = resolve_checkpoint(checkpoint)          # a shipped name, e.g. "demo"
     threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -314,9 +320,16 @@ def _run_detect(cfg: DetectConfig, benchmark: str, checkpoint: PathLike, direct:
     size = int(getattr(model, "image_size", ev.data.image_size))
     _check_k(ev, k, strict_k, reg)
     extra: dict[str, Any] = {"pipeline": "direct" if direct else "detect"}
+    if isinstance(ckpt.extra.get("run_config"), dict):
+        # how the model was trained (e.g. KeypointGAN's variant and perceptual-loss choice)
+        extra["trained_with"] = ckpt.extra["run_config"]
     predictor, train_stats, det_path = model, None, None
     if not direct:
         if detector is None:
+            if device.type == "cpu" and cfg.train.total_pairs > CPU_PAIRS_HINT:
+                say(f"note: the detector trains on {cfg.train.total_pairs:,} pairs (GANSeg's "
+                    "budget unless a preset or --set changes it), which takes hours on a CPU; "
+                    "--preset demo (16,384 pairs) takes minutes on the synthetic benchmark")
             predictor, train_stats = _train_on_pairs(cfg, model, k, size, seeds, device,
                                                      progress, say)
             det_path = save_detector(

@@ -123,3 +123,30 @@ def test_a_detector_checkpoint_without_direct_is_explained(cli, smoke_run, tmp_p
                        str(out / "detector.pt"), "--preset", "smoke", "--results",
                        str(tmp_path)])
     assert res.exit_code == 2 and "add --direct" in res.output, res.output
+
+
+def test_cpu_run_with_the_full_budget_says_how_to_get_minutes(smoke_generator, tmp_path,
+                                                               monkeypatch):
+    import lkbench.protocols.detection as det
+    from lkbench.config import resolve
+    from lkbench.protocols.detection_config import DetectConfig
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    monkeypatch.setattr(det, "_train_on_pairs", stop)
+    said: list[str] = []
+    with pytest.raises(Stop):
+        det.run_detect(resolve(DetectConfig, overrides=["device=cpu"]), benchmark="synthetic",
+                       checkpoint=smoke_generator, results=tmp_path, progress=False,
+                       say=said.append)
+    assert any("640,000 pairs" in s and "--preset demo" in s for s in said)
+    said.clear()
+    with pytest.raises(Stop):
+        det.run_detect(resolve(DetectConfig, preset="demo", overrides=["device=cpu"]),
+                       benchmark="synthetic", checkpoint=smoke_generator, results=tmp_path,
+                       progress=False, say=said.append)
+    assert not any("--preset demo" in s for s in said)
