@@ -31,6 +31,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_synthetic.py
+	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_lkg.py
 	$(BIN)/python benchmarks/bench_detect.py
 

@@ -11,6 +11,7 @@ import sys
 import click
 
 from . import __version__
+from .datasets_cli import cache, check, dataset_kwargs
 from .detect_cli import detect, score
 from .edit_cli import edit
 from .export_cli import export
@@ -69,20 +70,23 @@ def datasets_list() -> None:
               help="TOML file with [data] settings; may be repeated, later files win.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one data setting, e.g. --set image_size=128 --set difficulty=hard.")
+@click.option("--root", type=click.Path(file_okay=False), default=None,
+              help="Data root of real datasets, one folder per dataset (default: $LKBENCH_DATA).")
 def datasets_show(name: str, out_path: str, split: "str | None", num_images: int, nrow: int,
                   preset: "str | None", config_files: tuple[str, ...],
-                  overrides: tuple[str, ...]) -> None:
+                  overrides: tuple[str, ...], root: "str | None") -> None:
     """Write a PNG grid of NAME's first images with their landmarks drawn on them."""
     import torch
 
     from .config import DataConfig, resolve
-    from .data import get_dataset
+    from .data import DATASETS, get_dataset
     from .plots import save_keypoint_grid
 
     sets = [f"name={name}", *(f"split={split}",) * (split is not None), *overrides]
     cfg = resolve(DataConfig, preset=preset, files=config_files, overrides=sets)
-    ds = get_dataset(cfg.name, split=cfg.split, image_size=cfg.image_size,
-                     difficulty=cfg.difficulty, seed=cfg.seed)
+    ds = get_dataset(cfg.name, **dataset_kwargs(DATASETS.get(cfg.name), cfg.split, cfg.image_size,
+                                                root, {"difficulty": cfg.difficulty,
+                                                       "seed": cfg.seed}))
     n = min(num_images, len(ds))
     if ds.has_images:
         images, keypoints, visible = ds.batch(range(n))
@@ -166,6 +170,8 @@ def train(model: str, dataset: "str | None", preset: "str | None", out_dir: str,
                f"{result.wall_time_s:.1f} s; checkpoint {result.checkpoint}")
 
 
+datasets.add_command(check)
+cli.add_command(cache)
 cli.add_command(edit)
 cli.add_command(export)
 cli.add_command(detect)

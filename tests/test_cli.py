@@ -27,7 +27,7 @@ def test_help_lists_only_implemented_commands(run):
     res = run("--help")
     assert res.exit_code == 0
     commands = re.findall(r"^  (\w+)", res.output.split("Commands:")[1], flags=re.M)
-    assert commands == ["datasets", "detect", "edit", "score", "train"]
+    assert commands == ["cache", "datasets", "detect", "edit", "export", "score", "train"]
     for sub in (("datasets", "--help"), ("datasets", "show", "--help")):
         assert run(*sub).exit_code == 0
     show_help = run("datasets", "show", "--help").output
@@ -37,7 +37,9 @@ def test_help_lists_only_implemented_commands(run):
 
 def test_datasets_list(run):
     res = run("datasets", "list")
-    assert res.exit_code == 0 and res.output.startswith("synthetic")
+    assert res.exit_code == 0
+    listed = [line.split()[0] for line in res.output.splitlines()]
+    assert listed == sorted(listed) and "synthetic" in listed and "celeba-wild" in listed
 
 
 def test_datasets_show_writes_png(run, tmp_path):

@@ -19,6 +19,22 @@ from .synthetic import DIFFICULTIES, FACE_LANDMARKS, SyntheticConfig, SyntheticF
 DatasetFactory = Callable[..., LandmarkSet]
 DATASETS: Registry[DatasetFactory] = Registry("datasets")
 DATASETS.add("synthetic", SyntheticFaces)
+# Real benchmark datasets (downloaded by the user; see each module's docstring for the layout).
+from .celeba import CelebAAligned, CelebAWild  # noqa: E402
+from .cub import CUBAligned  # noqa: E402
+from .cub_cmr import CUB001, CUB002, CUB003, CUBCMR  # noqa: E402
+from .deepfashion import DeepFashion  # noqa: E402
+from .taichi import Taichi  # noqa: E402
+
+DATASETS.add("celeba-wild", CelebAWild, aliases=("mafl-wild",))
+DATASETS.add("celeba-aligned", CelebAAligned, aliases=("mafl-aligned",))
+DATASETS.add("cub-aligned", CUBAligned)
+DATASETS.add("cub-all", CUBCMR)
+DATASETS.add("cub-001", CUB001)
+DATASETS.add("cub-002", CUB002)
+DATASETS.add("cub-003", CUB003)
+DATASETS.add("taichi", Taichi)
+DATASETS.add("deepfashion", DeepFashion)
 
 
 def get_dataset(name: str, **kwargs: Any) -> LandmarkSet:

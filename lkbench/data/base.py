@@ -154,6 +154,9 @@ class LandmarkSet(abc.ABC):
     supports_pairs: bool = False
     """Whether :meth:`pairs` can return two views of one subject (video frames, re-renders)."""
 
+    attribute_names: tuple[str, ...] = ()
+    """Binary image-level attributes :meth:`attributes` returns, in column order; empty = none."""
+
     def __init__(self, split: str, image_size: int, *, labelled: bool, has_images: bool = True):
         if not isinstance(split, str) or split not in self.splits:
             raise DataError(f"dataset {self.name!r}: "
@@ -179,6 +182,9 @@ class LandmarkSet(abc.ABC):
     def _pairs(self, indices: np.ndarray) -> FramePair:
         raise DataError(f"dataset {self.name!r} has no frame pairs; warp single images instead "
                         "(e.g. KeypointGAN's TPS augmentation)")
+
+    def _attributes(self, indices: np.ndarray) -> Tensor:
+        raise DataError(f"dataset {self.name!r} has no attribute labels")
 
     # -- shared behaviour -------------------------------------------------------------------
     @property
@@ -248,6 +254,30 @@ class LandmarkSet(abc.ABC):
             k = self.num_landmarks
             return torch.zeros(0, k, 2), torch.zeros(0, k, dtype=torch.bool)
         return self._landmarks(idx)
+
+    def attribute_index(self, name: str) -> int:
+        """Column of attribute ``name`` in :meth:`attributes`.
+
+        Raises:
+            DataError: the dataset has no attribute of that name (the message lists them).
+        """
+        if name not in self.attribute_names:
+            if not self.attribute_names:
+                raise DataError(f"dataset {self.name!r} has no attribute labels")
+            raise DataError(f"dataset {self.name!r}: "
+                            + did_you_mean(str(name), self.attribute_names, "attribute"))
+        return self.attribute_names.index(name)
+
+    def attributes(self, indices: Indices) -> Tensor:
+        """Binary attribute labels of ``indices``: bool ``[N, A]``, columns :attr:`attribute_names`.
+
+        Raises:
+            DataError: bad indices, or a dataset without attribute labels.
+        """
+        idx = self.check_indices(indices)
+        if idx.size == 0:
+            return torch.zeros(0, len(self.attribute_names), dtype=torch.bool)
+        return self._attributes(idx)
 
     def pairs(self, indices: Indices) -> FramePair:
         """Two views of each subject in ``indices`` (only if :attr:`supports_pairs`).
