@@ -16,6 +16,7 @@ from .detect_cli import detect, score
 from .edit_cli import edit
 from .export_cli import export
 from .errors import LkbenchError
+from .gen_eval_cli import cpd, fid
 
 
 class _Group(click.Group):
@@ -176,6 +177,8 @@ cli.add_command(edit)
 cli.add_command(export)
 cli.add_command(detect)
 cli.add_command(score)
+cli.add_command(cpd)
+cli.add_command(fid)
 
 
 def main(argv: "list[str] | None" = None) -> None:
