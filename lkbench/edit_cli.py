@@ -30,6 +30,8 @@ class _EditCommand(click.Command):
             donor = " [donor]" if op.needs_donor else ""
             formatter.write(f"  {name:<16} {op.help}{donor}\n")
         formatter.write(f"  {'all':<16} every operation, one PNG each\n")
+        formatter.write(f"  {'render':<16} no edit: the source images alone, a plain PNG at the "
+                        "model's resolution (side by side), e.g. to replay --latents exactly\n")
 
 
 def _parse_parts(text: "str | None") -> tuple[int, ...]:
@@ -57,7 +59,8 @@ def _out_paths(out: Path, names: list[str], every: bool) -> dict[str, Path]:
 
 @click.command("edit", cls=_EditCommand)
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.option("--op", required=True, type=LazyChoice(lambda: [*_edit_ops(), "all"], "op"),
+@click.option("--op", required=True,
+              type=LazyChoice(lambda: [*_edit_ops(), "all", "render"], "op"),
               help="Edit to apply, or 'all' for one PNG per edit (list below).")
 @click.option("--out", "out_path", required=True, type=click.Path(),
               help="PNG to write; with --op all, a folder (files OUT/<op>.png) or a .png name "
@@ -84,9 +87,13 @@ def _out_paths(out: Path, names: list[str], every: bool) -> dict[str, Path]:
               help="interpolate: number of columns, t evenly spaced in [0, 1].")
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA if available), cpu, cuda or cuda:N.")
+@click.option("--latents", "latents_path", default=None, type=click.Path(dir_okay=False),
+              help="Latents JSON saved by lkbench serve ('Download latents'): edit these "
+              "instead of sampling --num samples from --seed; donor ops use the donor saved "
+              "with them, if any. With --op render, writes the editor's image exactly.")
 def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int,
          parts: "str | None", dx: float, dy: float, scale: float, factor: float, steps: int,
-         device: str) -> None:
+         device: str, latents_path: "str | None" = None) -> None:
     """Edit samples of the generator in CHECKPOINT and draw source | donor | result grids.
 
     Each row is one sample; columns show the source, the donor (for ops that take appearance
@@ -117,13 +124,35 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
                           "sample_latents/render; lkbench edit needs a keypoint generator "
                           "checkpoint (e.g. from lkbench train --model latent-keypoint-gan)")
     G = G.to(dev).eval()
+    saved = saved_donor = None
+    if latents_path is not None:
+        from .serve.codec import (checkpoint_mismatch, file_sha256, latents_to, load_document,
+                                  spec_of)
+
+        spec = spec_of(G, type(G).__name__, max_samples=1024, max_added_parts=1024)
+        doc, saved, saved_donor = load_document(latents_path, spec)
+        warning = checkpoint_mismatch(doc, file_sha256(checkpoint)) if Path(
+            checkpoint).is_file() else None
+        if warning:
+            click.echo(f"Warning: {warning}", err=True)
+        num = len(saved)
+        saved, saved_donor = (None if t is None else latents_to(t, dev)
+                              for t in (saved, saved_donor))
 
     def sample(s: int):
         return G.sample_latents(num, torch.Generator(device=dev).manual_seed(s))
 
     with torch.no_grad():
-        src = sample(seed)
-        donor = sample(seed + 1) if any(ops[n].needs_donor for n in names) else None
+        src = sample(seed) if saved is None else saved
+        if op == "render":
+            from .plots import images_to_uint8, save_png
+
+            save_png(paths[op], torch.cat(list(images_to_uint8(G.render(src).images)), dim=2))
+            where = f"latents from {latents_path}" if saved is not None else f"seed {seed}"
+            click.echo(f"wrote {num} rendered image(s) ({where}) to {paths[op]}")
+            return
+        donor = (saved_donor if saved_donor is not None else sample(seed + 1)) if any(
+            ops[n].needs_donor for n in names) else None
         edits = {}
         for n in names:  # every edit before any rendering: bad options fail fast
             try:
