@@ -1,12 +1,13 @@
-# make demo | make test | make bench — each creates .venv and installs lkbench with the exact
+# make demo | make test | make bench | make demo-train — each creates .venv and installs lkbench with the exact
 # pins of constraints.txt the first time (and again whenever pyproject.toml or the pins change).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.lkbench-installed
 DEMO_DIR ?= out/demo
+DEMO_RUN ?= $(HOME)/runs/lkbench-demo
 
-.PHONY: demo test bench install clean
+.PHONY: demo demo-train test bench install clean
 
 install: $(STAMP)
 
@@ -21,13 +22,15 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	@echo "lkbench demo: renders the built-in synthetic benchmark. No trained demo generator ships"
-	@echo "yet, so detection is not run here; train one with: lkbench train --model"
-	@echo "latent-keypoint-gan --preset demo --out runs/demo (hours on 2 cores; see README)."
-	$(BIN)/lkbench datasets list
-	$(BIN)/lkbench datasets show synthetic --split test --preset demo --out $(DEMO_DIR)/synthetic_easy.png
-	$(BIN)/lkbench datasets show synthetic --split test --preset demo --set difficulty=hard \
-		--out $(DEMO_DIR)/synthetic_hard.png
+	$(BIN)/python -m lkbench.demo --out $(DEMO_DIR)
+
+# Retrains the shipped demo generator from scratch (hours on 2 CPU cores, minutes on a GPU;
+# rerun to resume after an interruption) and exports its EMA generator into lkbench/assets/.
+demo-train: $(STAMP)
+	$(BIN)/lkbench train --model latent-keypoint-gan --dataset synthetic --preset demo \
+		--out $(DEMO_RUN) --resume auto
+	$(BIN)/lkbench export $(DEMO_RUN) lkbench/assets/demo-generator.pt --command \
+		"lkbench train --model latent-keypoint-gan --dataset synthetic --preset demo --out $(DEMO_RUN) --resume auto"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_synthetic.py

@@ -17,6 +17,7 @@ from .edit_cli import edit
 from .export_cli import export
 from .errors import LkbenchError
 from .gen_eval_cli import cpd, fid
+from .report_cli import report
 from .serve_cli import serve
 
 
@@ -180,6 +181,7 @@ cli.add_command(detect)
 cli.add_command(score)
 cli.add_command(cpd)
 cli.add_command(fid)
+cli.add_command(report)
 cli.add_command(serve)
 
 
