@@ -57,6 +57,21 @@ _COMPAT_HELP = ("Least-squares solver: exact (float64, lkbench default) or alk (
                 "published numbers).")
 
 
+def _data_options(overrides: tuple[str, ...]) -> dict:
+    """``--set data.KEY=VALUE`` of ``score`` → ``{KEY: VALUE}`` (values read as TOML)."""
+    from .config import deep_merge, parse_override
+    from .errors import ConfigError
+
+    layer: dict = {}
+    for text in overrides:
+        value = parse_override(text)
+        if set(value) != {"data"} or not isinstance(value["data"], dict):
+            raise ConfigError(f"lkbench score --set takes the benchmark dataset's options as "
+                              f"data.KEY=VALUE (e.g. data.compat=alk-swap), got {text!r}")
+        layer = deep_merge(layer, value)
+    return layer.get("data", {})
+
+
 # Options shared by detect and score.
 _ANY_K = click.option("--any-k", is_flag=True, help="Score a K the benchmark's published "
                       "protocol does not use (the number is then not comparable with published "
@@ -81,7 +96,8 @@ _RESULTS = click.option("--results", default=None, type=click.Path(file_okay=Fal
               "later files win.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one setting, e.g. --set train.epochs=2 "
-              "--set detector.widths=[16,32,64].")
+              "--set detector.widths=[16,32,64]; the benchmark dataset's options as "
+              "--set data.KEY=VALUE (e.g. data.compat=alk-swap).")
 @click.option("--baselines", is_flag=True, help="Also score the baselines (mean-shape, "
               "random-detector, supervised) into the same records and summary.")
 @click.option("--direct", is_flag=True, help="The checkpoint predicts keypoints itself: skip "
@@ -160,6 +176,9 @@ def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: 
 @click.option("--no-regression", is_flag=True, help="Score the predictions as the landmarks "
               "themselves (K == L); the fit array is then not needed.")
 @_ANY_K
+@click.option("--set", "overrides", multiple=True, metavar="data.KEY=VALUE",
+              help="Set one option of the benchmark's dataset, e.g. --set data.compat=alk-swap "
+              "(celeba-wild) or --set data.background=keep (h36m-simplified).")
 @click.option("--name", default=None, help="Name of your detector in the records; default: the "
               "npz file's stem.")
 @_ROOT
@@ -168,8 +187,8 @@ def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: 
               help="Folder for detection.png; default <results>/<run_id>.")
 def score(benchmark: str, predictions: "str | None", export_order: "str | None",
           convention: str, pixel_size: "int | None", compat: str, center: bool,
-          no_regression: bool, any_k: bool, name: "str | None", root: "str | None",
-          results: "str | None", out_dir: "str | None") -> None:
+          no_regression: bool, any_k: bool, overrides: tuple[str, ...], name: "str | None",
+          root: "str | None", results: "str | None", out_dir: "str | None") -> None:
     """Score your own detector's predictions with a benchmark's published protocol.
 
     Example: lkbench score --benchmark synthetic --predictions preds.npz --convention
@@ -182,10 +201,11 @@ def score(benchmark: str, predictions: "str | None", export_order: "str | None",
     if (predictions is None) == (export_order is None):
         raise ConfigError("give exactly one of --predictions FILE.npz (score it) or "
                           "--export-order FILE.csv (write the image order the npz must follow)")
+    data_options = _data_options(overrides)
     if export_order is not None:
         from .protocols.predictions import export_order as write_order
 
-        path = write_order(benchmark, export_order, root)
+        path = write_order(benchmark, export_order, root, data_options)
         click.echo(f"wrote the image order of benchmark {benchmark} to {path}: np.savez(..., "
                    "fit=[rows with array=fit], test=[rows with array=test]) in that order")
         return
@@ -194,6 +214,6 @@ def score(benchmark: str, predictions: "str | None", export_order: "str | None",
     run = run_score(benchmark, predictions, convention=convention, pixel_size=pixel_size,
                     solver=compat, center=center, regression=not no_regression,
                     strict_k=not any_k, name=name, root=root, results=results, out=out_dir,
-                    argv=sys.argv)
+                    argv=sys.argv, data_options=data_options)
     for line in summary_lines(run):
         click.echo(line)

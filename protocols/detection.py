@@ -90,16 +90,21 @@ class _Eval:
     data: BenchmarkData
     sets: dict
     gt: dict = field(default_factory=dict)
+    groups: "np.ndarray | None" = None
+    """One label per test image (H3.6M activities) for the error formula, or ``None``."""
 
     @classmethod
-    def load(cls, benchmark: str, root: "PathLike | None") -> "_Eval":
+    def load(cls, benchmark: str, root: "PathLike | None",
+             options: "Mapping[str, Any] | None" = None) -> "_Eval":
         name, data = benchmark_data(benchmark)
+        data = data.with_options(options)
         sets = {role: data.load(role, root) for role in ("fit", "test")}
         gt = {}
         for role, ds in sets.items():
             kp, vis = ds.landmarks(range(len(ds)))
             gt[role] = (kp.numpy().astype(np.float64), vis.numpy())
-        return cls(name, BENCHMARKS.get(name), data, sets, gt)
+        groups = None if data.groups is None else np.asarray(getattr(sets["test"], data.groups))
+        return cls(name, BENCHMARKS.get(name), data, sets, gt, groups)
 
 
 def results_dir(path: "PathLike | None" = None) -> Path:
@@ -147,8 +152,11 @@ def _score(ev: _Eval, c: Candidate, solver: str, center: bool, masks: Mapping[st
         fit_vis = fit_vis & masks["fit"]
     if masks.get("test") is not None:
         test_vis = test_vis & masks["test"]
+    options = dict(c.options)
+    if ev.groups is not None:
+        options.setdefault("groups", ev.groups)
     result = score_and_predict(ev.name, c.fit, fit_gt, c.test, test_gt, fit_vis, test_vis,
-                               center=center, solver=c.solver or solver, **c.options)
+                               center=center, solver=c.solver or solver, **options)
     c.seconds += time.perf_counter() - t
     return result
 
@@ -188,6 +196,7 @@ def _rows(ev: _Eval, cands: Sequence[Candidate], info: _RunInfo, solver: str, ce
         extra = {**info.extra, "role": "model" if is_model else "baseline", "entry": c.name,
                  "regression": s.regression, "formula": s.formula, "solver": s.solver,
                  "center": s.center, "settings": {k: v for k, v in s.settings},
+                 **({"by_group": dict(s.by_group)} if s.by_group else {}),
                  "notes": list(s.notes), "min_norm": s.min_norm, "num_keypoints": c.test.shape[1],
                  "fit_n": len(ev.sets["fit"]), "test_n": len(ev.sets["test"]),
                  "per_landmark": {n: _json_float(v) for n, v in
@@ -271,7 +280,8 @@ def run_detect(cfg: DetectConfig, *, benchmark: str, checkpoint: PathLike, direc
 
     Args:
         cfg: settings (:class:`~lkbench.protocols.detection_config.DetectConfig`).
-        benchmark: benchmark name or alias with a data binding (``synthetic`` now).
+        benchmark: benchmark name or alias (see ``BENCHMARK_DATA``); ``cfg.data`` holds
+            its dataset's options.
         checkpoint: a generator checkpoint (a predictor's with ``direct=True``).
         direct: the checkpoint predicts keypoints itself; no pairs, no detector training.
         regression: False scores raw predictions as the landmarks (``K == L``).
@@ -309,7 +319,7 @@ def _run_detect(cfg: DetectConfig, benchmark: str, checkpoint: PathLike, direct:
     device = choose_device(cfg.device)
     solver = SOLVERS.resolve(cfg.solver)
     names = [BASELINES.resolve(b) for b in cfg.baselines] if baselines else []
-    ev = _Eval.load(benchmark, root)
+    ev = _Eval.load(benchmark, root, cfg.data)
     ckpt, model = _load_model(checkpoint, direct)
     model = _to(model, device)
     reg = None if regression else "none"
@@ -400,13 +410,16 @@ def run_score(benchmark: str, predictions: PathLike, *, convention: str = "lkben
               regression: bool = True, strict_k: bool = True, name: "str | None" = None,
               root: "PathLike | None" = None, results: "PathLike | None" = None,
               out: "PathLike | None" = None, plot_images: int = 16,
-              argv: "Sequence[str] | None" = None) -> DetectionRun:
+              argv: "Sequence[str] | None" = None,
+              data_options: "Mapping[str, Any] | None" = None) -> DetectionRun:
     """Score a predictions ``.npz`` on ``benchmark`` (see :mod:`~lkbench.protocols.predictions`)
     and write the same record and figure as :func:`run_detect` (``model`` = ``name``, default
-    the file's stem)."""
+    the file's stem). ``data_options`` are the benchmark dataset's options (e.g.
+    ``{"compat": "alk-swap"}``; see :meth:`~lkbench.protocols.predictions.BenchmarkData.
+    with_options`)."""
     t0, started, run_id = time.perf_counter(), utc_now_iso(), new_run_id()
     solver = SOLVERS.resolve(solver)
-    ev = _Eval.load(benchmark, root)
+    ev = _Eval.load(benchmark, root, data_options)
     reg = None if regression else "none"
     preds = load_predictions(predictions, benchmark=ev.name, num_fit=len(ev.sets["fit"]),
                              num_test=len(ev.sets["test"]), num_landmarks=ev.spec.num_landmarks,
@@ -423,7 +436,9 @@ def run_score(benchmark: str, predictions: PathLike, *, convention: str = "lkben
     extra = {"pipeline": "score", "ignored_arrays": list(preds.ignored),
              "user_masks": [k for k in ("fit_visible", "test_visible")
                             if getattr(preds, k) is not None],
-             "figure": str(out_dir / "detection.png")}
+             "figure": str(out_dir / "detection.png"),
+             "dataset": {"name": ev.data.dataset, "image_size": ev.data.image_size,
+                         "options": dict(ev.data.options)}}
     path = str(Path(predictions).resolve())
     info = _RunInfo(run_id, started, config, None, collect_provenance(argv, "cpu"), path,
                     sha256_file(predictions), extra)

@@ -2,7 +2,8 @@
 
 Layers as everywhere in lkbench (:mod:`lkbench.config`): dataclass defaults < ``--preset`` <
 ``--config FILE.toml`` < ``--set key=value``. Tables: ``[detector]`` (architecture), ``[train]``
-(pairs and optimiser) and top-level keys.
+(pairs and optimiser), ``[data]`` (the benchmark dataset's options, e.g. ``--set
+data.compat=alk-swap``) and top-level keys.
 
 * defaults: spec ``protocols.md`` §2 ▶ — GANSeg's budget (64 000 fresh pairs per epoch × 10
   epochs, batch 64, Adam 3e-4) with lkbench's ``compact`` heatmap detector; meant for a GPU.
@@ -93,6 +94,9 @@ class DetectConfig:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         threads: torch CPU threads during the run (0 = torch's default). On a CPU shared with
             other jobs, 1 can be many times faster than oversubscribed threads.
+        data: the benchmark dataset's options on top of its binding (``image_size`` or a
+            keyword of the dataset, e.g. ``compat`` of ``celeba-wild``; ``lkbench datasets
+            list`` and each dataset's docstring name them).
     """
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -104,6 +108,7 @@ class DetectConfig:
     seed: int = 0
     device: str = "auto"
     threads: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.predict_batch_size < 1 or self.plot_images < 1:

@@ -24,7 +24,9 @@ from .celeba import CelebAAligned, CelebAWild  # noqa: E402
 from .cub import CUBAligned  # noqa: E402
 from .cub_cmr import CUB001, CUB002, CUB003, CUBCMR  # noqa: E402
 from .deepfashion import DeepFashion  # noqa: E402
+from .h36m import Human36MSimplified  # noqa: E402
 from .taichi import Taichi  # noqa: E402
+from .w300 import W300  # noqa: E402
 
 DATASETS.add("celeba-wild", CelebAWild, aliases=("mafl-wild",))
 DATASETS.add("celeba-aligned", CelebAAligned, aliases=("mafl-aligned",))
@@ -35,6 +37,8 @@ DATASETS.add("cub-002", CUB002)
 DATASETS.add("cub-003", CUB003)
 DATASETS.add("taichi", Taichi)
 DATASETS.add("deepfashion", DeepFashion)
+DATASETS.add("h36m-simplified", Human36MSimplified, aliases=("h36m",))
+DATASETS.add("300w", W300, aliases=("300-w", "w300"))
 
 
 def get_dataset(name: str, **kwargs: Any) -> LandmarkSet:

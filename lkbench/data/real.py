@@ -175,11 +175,18 @@ class RealLandmarkSet(LandmarkSet):
         bar = tqdm(total=len(index.ids), desc=f"preprocessing {self.name}/{self.split}",
                    unit="img", disable=not self.progress, leave=False)
         for n, image_id in enumerate(index.ids):
-            out[n] = crop_resize(load_rgb(self.image_path(image_id)), tuple(index.boxes[n]), r)
+            out[n] = self.preprocess(n, image_id)
             bar.update(1)
         bar.close()
         out.flush()
         del out
+
+    def preprocess(self, n: int, image_id: str) -> np.ndarray:
+        """The model input of sample ``n``, uint8 ``[3,R,R]``: its box of the decoded image,
+        resized (:func:`~lkbench.data.files.crop_resize`). Datasets that do more (H3.6M's
+        background mask) override this."""
+        return crop_resize(load_rgb(self.image_path(image_id)), tuple(self.index.boxes[n]),
+                           self.image_size)
 
     def images_uint8(self) -> np.ndarray:
         """All preprocessed images, uint8 ``[N,3,R,R]`` (memory-mapped from the cache)."""

@@ -105,7 +105,8 @@ def test_saved_detector_is_reused_and_scores_directly(cli, smoke_generator, smok
 @pytest.mark.parametrize("extra,message", [
     (["--direct"], "--direct needs a checkpoint of a keypoint predictor"),
     (["--no-regression"], "K must equal L"),
-    (["--dataset", "celeba"], "has no dataset loader"),
+    (["--dataset", "celeba", "--root", "/nonexistent-lkbench-root"],
+     "dataset folder not found: /nonexistent-lkbench-root/celeba"),
     (["--set", "train.epochs=0"], "train.epochs must be >= 1"),
     (["--set", "baselines=['mean-shap']"], "did you mean 'mean-shape'"),
 ])
