@@ -72,7 +72,8 @@ def datasets_list() -> None:
 @click.option("--config", "config_files", multiple=True, type=click.Path(dir_okay=False),
               help="TOML file with [data] settings; may be repeated, later files win.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override one data setting, e.g. --set image_size=128 --set difficulty=hard.")
+              help="Override one data setting, e.g. --set image_size=128 --set difficulty=hard; "
+              "a dataset's own options as --set options.KEY=VALUE (e.g. options.crop=none).")
 @click.option("--root", type=click.Path(file_okay=False), default=None,
               help="Data root of real datasets, one folder per dataset (default: $LKBENCH_DATA).")
 def datasets_show(name: str, out_path: str, split: "str | None", num_images: int, nrow: int,
@@ -89,7 +90,7 @@ def datasets_show(name: str, out_path: str, split: "str | None", num_images: int
     cfg = resolve(DataConfig, preset=preset, files=config_files, overrides=sets)
     ds = get_dataset(cfg.name, **dataset_kwargs(DATASETS.get(cfg.name), cfg.split, cfg.image_size,
                                                 root, {"difficulty": cfg.difficulty,
-                                                       "seed": cfg.seed}))
+                                                       "seed": cfg.seed}, cfg.options))
     n = min(num_images, len(ds))
     if ds.has_images:
         images, keypoints, visible = ds.batch(range(n))

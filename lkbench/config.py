@@ -212,12 +212,16 @@ class DataConfig:
         image_size: side of the square images fed to models, in pixels.
         difficulty: ``easy`` | ``hard`` (synthetic only).
         seed: dataset seed (synthetic only; real datasets ignore it).
+        options: any other keyword option of the dataset's loader (its docstring lists them),
+            e.g. ``--set options.crop=none`` for ``celeba-aligned``; an option the dataset
+            does not take is an error.
     """
     name: str = "synthetic"
     split: str = "train"
     image_size: int = 64
     difficulty: str = "easy"
     seed: int = 0
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 8 <= self.image_size <= 1024:

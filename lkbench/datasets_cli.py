@@ -8,15 +8,32 @@ import click
 
 
 def dataset_kwargs(factory: Any, split: str, image_size: int, root: "str | None",
-                   extra: "dict[str, Any]") -> dict[str, Any]:
-    """Keyword arguments for ``factory``: split, size, ``root`` if given, and those of ``extra``
-    (synthetic-only settings such as ``difficulty``) that the factory takes."""
+                   extra: "dict[str, Any]", options: "dict[str, Any] | None" = None
+                   ) -> dict[str, Any]:
+    """Keyword arguments for ``factory``: split, size, ``root`` if given, those of ``extra``
+    (synthetic-only settings such as ``difficulty``) that the factory takes, and ``options``,
+    every one of which it must take.
+
+    Raises:
+        ConfigError: an option the dataset does not take (the message lists those it does).
+    """
     import inspect
+
+    from .errors import ConfigError
+
     params = inspect.signature(factory).parameters
     kwargs: dict[str, Any] = {"split": split, "image_size": image_size}
     if root is not None:
         kwargs["root"] = root
     kwargs.update({k: v for k, v in extra.items() if k in params})
+    fixed = {"self", "split", "image_size", "root"}
+    takes = sorted(k for k, p in params.items() if k not in fixed
+                   and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    unknown = sorted(set(options or {}) - set(takes))
+    if unknown:
+        raise ConfigError(f"dataset option(s) {', '.join(unknown)} not taken by this dataset; "
+                          f"its options: {', '.join(takes) or 'none'}")
+    kwargs.update(options or {})
     return kwargs
 
 

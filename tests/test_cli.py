@@ -26,10 +26,9 @@ def test_version(run):
 def test_help_lists_only_implemented_commands(run):
     res = run("--help")
     assert res.exit_code == 0
-    commands = re.findall(r"^  (\w+)", res.output.split("Commands:")[1], flags=re.M)
-    assert commands == ["cache", "cpd", "datasets", "detect", "edit", "export", "fid", "report", "score",
-                        "serve",
-                        "train"]
+    commands = re.findall(r"^  ([\w-]+)", res.output.split("Commands:")[1], flags=re.M)
+    assert commands == ["cache", "cpd", "datasets", "detect", "edit", "export", "fid", "report",
+                        "score", "serve", "train"]
     for sub in (("datasets", "--help"), ("datasets", "show", "--help")):
         assert run(*sub).exit_code == 0
     show_help = run("datasets", "show", "--help").output
@@ -54,6 +53,17 @@ def test_datasets_show_writes_png(run, tmp_path):
         # 3 columns × 2 rows of 32 px tiles with 2 px padding, plus a legend strip below
         assert im.format == "PNG" and im.width == 3 * (32 + 2) + 2
         assert im.height > 2 * (32 + 2) + 2
+
+
+def test_datasets_show_passes_dataset_options_and_rejects_unknown_ones(run, tmp_path):
+    out = tmp_path / "grid.png"
+    res = run("datasets", "show", "synthetic", "--out", str(out), "--num", "6", "--preset",
+              "smoke", "--split", "test", "--set", "options.size=4")
+    assert res.exit_code == 0, res.output
+    assert "wrote 4 synthetic/test images" in res.output          # the 4-image split
+    res = run("datasets", "show", "synthetic", "--out", str(out), "--set", "options.crop=none")
+    assert res.exit_code == 2
+    assert "crop not taken by this dataset; its options: difficulty, seed, size" in res.output
 
 
 def test_datasets_show_keypoint_only_split(run, tmp_path):
