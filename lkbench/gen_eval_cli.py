@@ -21,7 +21,8 @@ _PROGRESS = click.option("--progress/--no-progress", default=True, show_default=
 
 @click.command("cpd")
 @click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-              help="Generator checkpoint (from lkbench train).")
+              help="Generator checkpoint (from lkbench train, or 'demo' for the shipped demo "
+              "generator).")
 @click.option("--num-latents", default=2000, show_default=True, type=click.IntRange(4),
               help="Latents sampled (even); they form num-latents/2 pairs. Published: 2000.")
 @click.option("--groups", default=None, metavar="NAME=J,J;NAME=J",
@@ -49,7 +50,7 @@ def cpd(checkpoint: str, num_latents: int, groups: "str | None", background: boo
     correlation (1 = each part changes only its own pixels). Appends a record to
     <results>/cpd.jsonl and writes the correlation heatmap.
 
-    Example: lkbench cpd --checkpoint lkbench/assets/demo-generator.pt
+    Example: lkbench cpd --checkpoint demo
     """
     import sys
 
@@ -97,7 +98,8 @@ def _parse_options(items: tuple[str, ...]) -> dict:
 
 @click.command("fid")
 @click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-              help="Generator checkpoint (from lkbench train).")
+              help="Generator checkpoint (from lkbench train, or 'demo' for the shipped demo "
+              "generator).")
 @click.option("--dataset", required=True, help="Dataset of the real images (lkbench datasets "
               "list), rendered at the generator's resolution.")
 @click.option("--split", default="train", show_default=True,
