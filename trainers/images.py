@@ -11,7 +11,7 @@ into a uint8 tensor, so drawing a batch costs one gather; larger ones are read b
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -35,6 +35,8 @@ class TrainDataConfig:
         cache_mb: render the split once into memory as uint8 when it takes at most this many
             MiB (the synthetic train split: 60 MiB at 32 px, 240 MiB at 64 px); larger datasets
             are read batch by batch. 0 never caches.
+        options: any other keyword option of the dataset's loader (``root``, ``crop``,
+            ``compat``, …; its docstring lists them), e.g. ``--set data.options.root=~/data``.
     """
     name: str = "synthetic"
     split: str = "train"
@@ -42,6 +44,7 @@ class TrainDataConfig:
     seed: int = -1
     size: int = 0
     cache_mb: int = 2048
+    options: dict = field(default_factory=dict)
 
     def dataset_options(self) -> dict:
         """Keyword arguments for :func:`lkbench.data.get_dataset` (only those that were set)."""
@@ -52,7 +55,7 @@ class TrainDataConfig:
             opts["seed"] = self.seed
         if self.size > 0:
             opts["size"] = self.size
-        return opts
+        return {**opts, **self.options}
 
 
 class TrainImages:

@@ -410,3 +410,11 @@ def test_data_order_differs_across_ranks_and_ranks_share_an_epoch():
     assert torch.equal(both.sort().values, torch.arange(64))
     # rank r of w at step s sees stream positions (s·w + r)·B …
     assert torch.equal(data.indices(3, 1, 2), data.indices(7, 0, 1))
+
+
+def test_data_options_reach_the_dataset_loader_and_unknown_ones_are_named():
+    cfg = TrainDataConfig(difficulty="easy", options={"size": 24, "seed": 3})
+    assert cfg.dataset_options() == {"difficulty": "easy", "size": 24, "seed": 3}
+    assert TrainImages(cfg, 32, 4, 0).size == 24
+    with pytest.raises(lkbench.LkbenchError, match="does not take crop"):
+        TrainImages(TrainDataConfig(options={"crop": "none"}), 32, 4, 0)
