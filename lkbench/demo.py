@@ -32,11 +32,12 @@ class Scale:
     detect_preset: str
     edit_num: int
     cpd_latents: int
+    progress: bool
 
 
 SCALES = {
-    "demo": Scale("demo", 4, 2000),
-    "smoke": Scale("smoke", 2, 8),
+    "demo": Scale("demo", 4, 2000, progress=True),
+    "smoke": Scale("smoke", 2, 8, progress=False),
 }
 
 
@@ -44,14 +45,14 @@ def demo_commands(out: Path, scale: str = "demo", checkpoint: str = "demo") -> l
     """The ``lkbench`` argument lists the demo runs, in order."""
     s = SCALES[scale]
     rec = str(out / "records")
+    bars = "--progress" if s.progress else "--no-progress"
     return [
         ["detect", "--dataset", "synthetic", "--checkpoint", checkpoint, "--preset",
-         s.detect_preset, "--baselines", "--results", rec, "--out", str(out / "detect"),
-         "--no-progress"],
+         s.detect_preset, "--baselines", "--results", rec, "--out", str(out / "detect"), bars],
         ["edit", checkpoint, "--op", "all", "--num", str(s.edit_num), "--out",
          str(out / "edits")],
         ["cpd", "--checkpoint", checkpoint, "--num-latents", str(s.cpd_latents), "--results",
-         rec, "--out", str(out / "cpd"), "--no-progress"],
+         rec, "--out", str(out / "cpd"), bars],
         ["report", "--results", rec, "--benchmark", "synthetic", "--out",
          str(out / "leaderboard.md"), "--plots", str(out / "plots")],
     ]
