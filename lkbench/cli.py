@@ -14,10 +14,11 @@ from . import __version__
 from .datasets_cli import cache, check, dataset_kwargs
 from .detect_cli import detect, score
 from .edit_cli import edit
+from .edit_eval_cli import edit_eval
 from .export_cli import export
 from .errors import LkbenchError
-from .gen_eval_cli import cpd, fid
 from .report_cli import report
+from .gen_eval_cli import cpd, fid
 from .serve_cli import serve
 
 
@@ -128,6 +129,8 @@ class _EpilogCommand(click.Command):
 @click.option("--model", required=True, help="Model to train, e.g. latent-keypoint-gan.")
 @click.option("--dataset", default=None, help="Training dataset (`lkbench datasets list`); "
               "default: the preset's (synthetic).")
+@click.option("--attribute", default=None, help="Attribute-editing models (l2m-gan): the binary "
+              "attribute to edit, e.g. smiling; sets data.attribute.")
 @click.option("--preset", default=None, help="Settings to start from (see the list below).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder; must not hold another run unless --resume is given.")
@@ -144,12 +147,23 @@ class _EpilogCommand(click.Command):
               "default: the config's loop.device (auto).")
 @click.option("--seed", type=int, default=None, help="Root seed (model init, noise, data "
               "order); default: the config's loop.seed (0).")
+@click.option("--variant", default=None, help="keypoint-gan: ablation variant (full, "
+              "bottleneck, conditional, cyclegan, cyclegan-cycle); sets model.variant.")
+@click.option("--prior-size", type=click.IntRange(1), default=None, help="keypoint-gan: use "
+              "only the first N poses of the prior split (e.g. 5000, 500, 50); sets "
+              "data.prior_size.")
+@click.option("--vgg-weights", default=None, metavar="PATH|download", help="keypoint-gan: "
+              "torchvision VGG state dict for the perceptual loss ('download' fetches it "
+              "online); sets loss.vgg_weights.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show the progress bar.")
-def train(model: str, dataset: "str | None", preset: "str | None", out_dir: str,
+def train(model: str, dataset: "str | None", attribute: "str | None", preset: "str | None",
+          out_dir: str,
           config_files: tuple[str, ...], overrides: tuple[str, ...], resume: "str | None",
-          device: "str | None", seed: "int | None", dry_run: bool, progress: bool) -> None:
+          device: "str | None", seed: "int | None", variant: "str | None",
+          prior_size: "int | None", vgg_weights: "str | None", dry_run: bool,
+          progress: bool) -> None:
     """Train a keypoint generator and write checkpoints, stats and sample grids to --out.
 
     Example: lkbench train --model latent-keypoint-gan --dataset synthetic --preset demo
@@ -157,13 +171,20 @@ def train(model: str, dataset: "str | None", preset: "str | None", out_dir: str,
     data-parallel training (each process takes loop.batch_size images per step). Ctrl-C saves a
     checkpoint; --resume auto continues from it.
     """
+    import json
+
     import tomli_w
 
     from .trainers.run import resolve_run_config, run_training
 
     sets = [*((f"data.name={dataset}",) if dataset else ()),
+            *((f'data.attribute="{attribute}"',) if attribute else ()),
             *((f"loop.device={device}",) if device else ()),
-            *((f"loop.seed={seed}",) if seed is not None else ()), *overrides]
+            *((f"loop.seed={seed}",) if seed is not None else ()),
+            *((f"model.variant={json.dumps(variant)}",) if variant else ()),
+            *((f"data.prior_size={prior_size}",) if prior_size is not None else ()),
+            *((f"loss.vgg_weights={json.dumps(vgg_weights)}",) if vgg_weights else ()),
+            *overrides]
     trainer_cls, cfg = resolve_run_config(model, preset, config_files, sets)
     if dry_run:
         from .config import to_dict
@@ -177,12 +198,13 @@ def train(model: str, dataset: "str | None", preset: "str | None", out_dir: str,
 datasets.add_command(check)
 cli.add_command(cache)
 cli.add_command(edit)
+cli.add_command(edit_eval)
 cli.add_command(export)
 cli.add_command(detect)
 cli.add_command(score)
+cli.add_command(report)
 cli.add_command(cpd)
 cli.add_command(fid)
-cli.add_command(report)
 cli.add_command(serve)
 
 

@@ -27,8 +27,8 @@ def test_help_lists_only_implemented_commands(run):
     res = run("--help")
     assert res.exit_code == 0
     commands = re.findall(r"^  ([\w-]+)", res.output.split("Commands:")[1], flags=re.M)
-    assert commands == ["cache", "cpd", "datasets", "detect", "edit", "export", "fid", "report",
-                        "score", "serve", "train"]
+    assert commands == ["cache", "cpd", "datasets", "detect", "edit", "edit-eval", "export",
+                        "fid", "report", "score", "serve", "train"]
     for sub in (("datasets", "--help"), ("datasets", "show", "--help")):
         assert run(*sub).exit_code == 0
     show_help = run("datasets", "show", "--help").output

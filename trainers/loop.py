@@ -133,6 +133,19 @@ class Trainer(abc.ABC):
         """Extra plain-data statistics for ``stats.jsonl`` (e.g. keypoint spread)."""
         return {}
 
+    @classmethod
+    def training_data(cls, cfg: Any, progress: bool) -> Any:
+        """The batch source: an object with ``batch(step, rank, world)`` returning what
+        :meth:`train_step` takes (a tensor, or a dict of tensors), in a step-determined order.
+        Default: :class:`TrainImages` (``[B,3,R,R]`` images of ``cfg.data``)."""
+        return TrainImages(cfg.data, _image_size(cfg), cfg.loop.batch_size, cfg.loop.seed,
+                           progress)
+
+    def attach_data(self, data: TrainImages) -> None:
+        """Called once with the run's training images before the first step; trainers that
+        need more than the images (e.g. attribute labels via ``data.indices(step, …)``) keep
+        ``data`` here. The default ignores it."""
+
     # -- checkpoint state ---------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: _unwrap_state(m) for k, m in self.modules().items()}
@@ -215,7 +228,8 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
     with torch.random.fork_rng(devices=[]):      # model init is seeded without touching the
         torch.manual_seed(loop.seed)             # caller's global RNG
         trainer = trainer_cls(cfg, ctx)
-    data = TrainImages(cfg.data, _image_size(cfg), loop.batch_size, loop.seed, progress)
+    data = trainer_cls.training_data(cfg, progress)
+    trainer.attach_data(data)
     start, wall_before = 0, 0.0
     if ckpt is not None:
         trainer.load_state(ckpt)
@@ -256,7 +270,7 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
                         if threading.current_thread() is threading.main_thread() else None)
     try:
         for step in range(start, loop.steps):
-            real = data.batch(step, ctx.rank, ctx.world).to(ctx.device, non_blocking=True)
+            real = _to_device(data.batch(step, ctx.rank, ctx.world), ctx.device)
             gen = step_generator(loop.seed, step, ctx.rank, ctx.device)
             losses = trainer.train_step(real, gen, step)
             names = list(losses)
@@ -275,7 +289,7 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
                     f"{where}. Lower the learning rates (optim.lr_g / optim.lr_d) or raise "
                     f"the gradient penalty, then --resume from that checkpoint")
             done = step + 1
-            window_images += real.shape[0] * ctx.world
+            window_images += loop.batch_size * ctx.world
             bar.update(1)
             if done % loop.log_every == 0 or done == loop.steps:
                 now = time.perf_counter()
@@ -312,6 +326,13 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
             signal.signal(signal.SIGINT, previous_handler)
     bar.close()
     return TrainResult(out, step, last_ckpt, wall_before + time.perf_counter() - started)
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    """A tensor, or a dict of tensors, on ``device``."""
+    if isinstance(batch, dict):
+        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    return batch.to(device, non_blocking=True)
 
 
 def _image_size(cfg: Any) -> int:

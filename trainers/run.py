@@ -26,7 +26,8 @@ def resolve_run_config(model: str, preset: "str | None", files: Sequence[str],
         if preset not in own:
             raise ConfigError(did_you_mean(preset, own, f"preset for {trainer_cls.model_name}"))
     cfg = resolve(cls, preset=preset, files=files, overrides=overrides)
-    check_keypoints(cfg.data.name, cfg.model.num_keypoints)
+    if getattr(cfg.model, "num_keypoints", None) is not None:   # attribute editors have none
+        check_keypoints(cfg.data.name, cfg.model.num_keypoints)
     from lkbench.data import DATASETS
     DATASETS.resolve(cfg.data.name)          # an unknown dataset fails before any model is built
     return trainer_cls, cfg

@@ -32,6 +32,12 @@ Difficulties (:data:`DIFFICULTIES`): ``easy`` — plain backgrounds, large centr
 (yaw ≤ 12°, roll ≤ 8°), hair on 60 % of faces, so a GAN learns it on a CPU; ``hard`` — textured
 backgrounds (soft stripes and blobs), hair on 85 %, strong pose (yaw ≤ 30°, roll ≤ 35°) and
 scale (head half-height 0.32–0.6 of half the image) anywhere in the frame.
+
+Attributes and counterfactuals: every sample has binary attributes (:meth:`SyntheticFaces.attributes`,
+columns ``smiling, mouth_open, hair, dark_hair, dark_skin``; definitions and balance in
+:mod:`lkbench.data.face_attributes`), and :meth:`SyntheticFaces.counterfactual` renders the same
+face with one attribute flipped. Neither changes any existing image or keypoint (``VERSION``
+stays the same).
 """
 from __future__ import annotations
 
@@ -50,6 +56,8 @@ from .base import (LABELLED_SPLITS, SPLIT_FIT, SPLIT_PRIOR, SPLIT_TEST, SPLIT_TR
                    Indices, KeypointMeta, LandmarkBatch, LandmarkSet)
 from .cartoon import (NUM_PAIR_SLOTS, NUM_SLOTS, FaceParams, FaceStyle, PoseJitter, face_keypoints,
                       params_from_uniforms, perturb_pose, render_faces)
+from .face_attributes import (ATTRIBUTE_NAMES, FACE_ATTRIBUTES, attribute_labels, flip_uniforms,
+                              keep_fields)
 
 FACE_LANDMARKS = KeypointMeta(
     names=("left_eye", "right_eye", "nose", "left_mouth", "right_mouth"),
@@ -166,6 +174,7 @@ class SyntheticFaces(LandmarkSet):
     name = "synthetic"
     meta = FACE_LANDMARKS
     supports_pairs = True
+    attribute_names = ATTRIBUTE_NAMES
 
     def __init__(self, split: str = SPLIT_TRAIN, image_size: int = 64, difficulty: str = "easy",
                  seed: int = 0, size: "int | None" = None):
@@ -210,6 +219,40 @@ class SyntheticFaces(LandmarkSet):
     def _pairs(self, indices: np.ndarray) -> FramePair:
         first, second = self.pair_params(indices)
         return FramePair(self._render(first), self._render(second))
+
+    def _attributes(self, indices: np.ndarray) -> Tensor:
+        return attribute_labels(self._uniforms(indices, 0, NUM_SLOTS), self.style)
+
+    # -- counterfactuals --------------------------------------------------------------------
+    def flip(self, u: Tensor, source: FaceParams, attribute: str) -> tuple[Tensor, FaceParams]:
+        """One flip of ``attribute`` on faces given by uniforms ``u`` ``[N, NUM_SLOTS]`` and
+        their parameters ``source``: the flipped uniforms and the counterfactual parameters.
+
+        Applying it to its own output flips the attribute back to the source's parameters
+        exactly (see :mod:`lkbench.data.face_attributes`).
+        """
+        attr = FACE_ATTRIBUTES[self.attribute_names[self.attribute_index(attribute)]]
+        flipped = flip_uniforms(u, attr, self.style)
+        return flipped, keep_fields(params_from_uniforms(flipped, self.style), source, attr.keep)
+
+    def counterfactual_params(self, indices: Indices, attribute: str) -> FaceParams:
+        """Parameters of ``indices`` with ``attribute`` flipped (everything else unchanged)."""
+        idx = self.check_indices(indices)
+        u = self._uniforms(idx, 0, NUM_SLOTS)
+        return self.flip(u, params_from_uniforms(u, self.style), attribute)[1]
+
+    def counterfactual(self, indices: Indices, attribute: str) -> LandmarkBatch:
+        """The exact counterfactual of ``indices``: the same faces (identity, pose, background)
+        with ``attribute`` flipped, as images, keypoints and visibility like :meth:`batch`.
+
+        Raises:
+            DataError: bad indices, an unknown attribute, or a keypoint-only split.
+        """
+        self._require_images()
+        self.attribute_index(attribute)
+        if self.check_indices(indices).size == 0:
+            return self.batch([])
+        return self._render(self.counterfactual_params(indices, attribute))
 
     def pair_params(self, indices: Indices) -> tuple[FaceParams, FaceParams]:
         """Parameters of both views of :meth:`pairs`: the second changes only pose and smile."""

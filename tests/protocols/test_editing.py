@@ -1,0 +1,226 @@
+"""Attribute-edit metrics (protocols/editing.py) on hand-made cases, and edit-eval end to end."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from lkbench.cli import cli
+from lkbench.data import FACE_LANDMARKS, get_dataset
+from lkbench.errors import CheckpointError, DataError
+from lkbench.protocols.attribute_classifier import (AttributeClassifier, load_classifier,
+                                                    save_classifier)
+from lkbench.protocols.editing import (EditMeasurements, IdentityEditor, attribute_hits,
+                                       image_distance, interocular, keypoint_distance)
+from lkbench.records import RecordStore
+
+
+def test_image_distance_by_hand():
+    a = torch.zeros(2, 3, 2, 2)
+    b = a.clone()
+    b[0, 0, 0, 0] = 1.0            # one value of 12 differs by 1 ([-1,1] units) = ½ intensity
+    b[1] = -1.0                    # every value differs by 1
+    assert image_distance(a, b).tolist() == pytest.approx([0.5 / 12, 0.5])
+    with pytest.raises(DataError, match="one shape"):
+        image_distance(a, b[:, :, :1])
+
+
+def test_keypoint_distance_and_interocular_by_hand():
+    kp = torch.tensor([[[-0.3, 0.0], [0.3, 0.0], [0.0, 0.2], [-0.2, 0.5], [0.2, 0.5]]])
+    assert interocular(kp, FACE_LANDMARKS).tolist() == pytest.approx([0.6])
+    moved = kp.clone()
+    moved[0, 2] += torch.tensor([0.03, 0.04])        # nose moves by 0.05
+    d = keypoint_distance(moved, kp, interocular(kp, FACE_LANDMARKS))
+    assert d.tolist() == pytest.approx([0.05 / 5 / 0.6])
+    with pytest.raises(DataError, match=r"\[N,K,2\]"):
+        keypoint_distance(moved, kp[:, :4], torch.ones(1))
+
+
+def test_attribute_hits():
+    p = torch.tensor([0.9, 0.2, 0.6, 0.4])
+    assert attribute_hits(p, torch.tensor([True, False, False, True])).tolist() == \
+        [True, True, False, False]
+
+
+class _Judges:
+    """Stand-in classifier and detector with known behaviour: the classifier reads the mean
+    red value of the mouth area, the detector returns a fixed function of the image."""
+
+    @staticmethod
+    def classify(images):
+        return torch.sigmoid(images[:, 0].mean((1, 2)) * 50)
+
+    @staticmethod
+    def detect(images):
+        m = images.mean((1, 2, 3))[:, None, None]
+        return FACE_LANDMARKS_KP.expand(images.shape[0], -1, -1) + m * 0.1
+
+
+FACE_LANDMARKS_KP = torch.tensor([[[-0.3, 0.0], [0.3, 0.0], [0.0, 0.2], [-0.2, 0.5],
+                                   [0.2, 0.5]]])
+
+
+@pytest.fixture(scope="module")
+def faces():
+    ds = get_dataset("synthetic", split="test", image_size=32, size=16)
+    batch = ds.batch(range(16))
+    labels = ds.attributes(range(16))[:, ds.attribute_index("smiling")]
+    cf = ds.counterfactual(range(16), "smiling").images
+    return batch, labels, cf
+
+
+def test_identity_edit_scores_zero_displacement_and_the_flip_distance(faces):
+    batch, labels, cf = faces
+    edits = IdentityEditor().edit(batch.images, labels.long())
+    m = EditMeasurements.measure(batch.images, edits, labels, batch.keypoints, FACE_LANDMARKS,
+                                 _Judges.classify, _Judges.detect, cf)
+    s = m.summary()
+    assert s["keypoint_displacement"][0] == 0 and s["image_distance"][0] == 0
+    # counterfactual error of the identity edit = the distance between face and flipped face
+    expected = (batch.images - cf).abs().flatten(1).mean(1) / 2
+    assert torch.allclose(m.cf_image, expected)
+    assert s["counterfactual_image_error"][0] == pytest.approx(float(expected.mean()))
+    assert s["counterfactual_image_error"][0] > 0
+    assert m.references()["source_counterfactual_distance"] == pytest.approx(
+        float(expected.mean()))
+    # attribute accuracy of the identity edit: the classifier says "source label" = wrong
+    hits = ((_Judges.classify(batch.images) > 0.5) == ~labels).float().mean()
+    assert s["attribute_accuracy"][0] == pytest.approx(float(hits))
+
+
+def test_perfect_edit_has_zero_counterfactual_error(faces):
+    batch, labels, cf = faces
+    m = EditMeasurements.measure(batch.images, cf, labels, batch.keypoints, FACE_LANDMARKS,
+                                 _Judges.classify, _Judges.detect, cf)
+    s = m.summary()
+    assert s["counterfactual_image_error"][0] == 0
+    assert s["counterfactual_keypoint_error"][0] == 0
+    assert s["image_distance"][0] > 0
+    # measured in two batches, the numbers are the same
+    halves = [EditMeasurements.measure(batch.images[sl], cf[sl], labels[sl],
+                                       batch.keypoints[sl], FACE_LANDMARKS, _Judges.classify,
+                                       _Judges.detect, cf[sl])
+              for sl in (slice(0, 5), slice(5, 16))]
+    joined = EditMeasurements.concat(halves).summary()
+    assert joined.keys() == s.keys()
+    for name in s:
+        assert joined[name] == pytest.approx(s[name], abs=1e-7)
+
+
+def test_standard_error_by_hand():
+    m = EditMeasurements(target=torch.tensor([True, True, False, False]),
+                         p_source=torch.zeros(4), p_edit=torch.tensor([0.9, 0.1, 0.2, 0.3]),
+                         displacement=torch.tensor([0.0, 0.1, 0.2, 0.3]),
+                         distance=torch.zeros(4))
+    s = m.summary()
+    assert s["attribute_accuracy"][0] == pytest.approx(0.75)
+    assert s["keypoint_displacement"] == pytest.approx((0.15, 0.1290994 / 2), abs=1e-6)
+    assert "counterfactual_image_error" not in s
+
+
+def test_classifier_save_load_and_wrong_attribute(tmp_path):
+    torch.manual_seed(0)
+    model = AttributeClassifier("smiling", 32).eval()
+    path = save_classifier(tmp_path / "c.pt", model, steps=3)
+    again = load_classifier(path, "smiling")
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    assert torch.equal(model.predict(x), again.predict(x))
+    assert model.predict(torch.rand(2, 3, 64, 64)).shape == (2,)      # resized to 32
+    with pytest.raises(CheckpointError, match="classifies 'smiling', not 'hair'"):
+        load_classifier(path, "hair")
+
+
+def test_edit_eval_cli_identity_and_checkpoint(tmp_path):
+    """The smoke preset end to end: identity edit, then a 1-step l2m-gan checkpoint reusing
+    the cached judges; records, metrics.json and the grid land where they should."""
+    run = CliRunner()
+    res = run.invoke(cli, ["edit-eval", "--identity", "--attribute", "smiling", "--preset",
+                           "smoke", "--results", str(tmp_path / "res"), "--out",
+                           str(tmp_path / "id"), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "id" / "metrics.json").read_text())
+    assert metrics["metrics"]["keypoint_displacement"]["value"] == 0
+    assert metrics["metrics"]["image_distance"]["value"] == 0
+    assert metrics["metrics"]["counterfactual_image_error"]["value"] == pytest.approx(
+        metrics["references"]["source_counterfactual_distance"])
+    assert (tmp_path / "id" / "edit_grid.png").stat().st_size > 1000
+    records = RecordStore(tmp_path / "res" / "editing.jsonl").read(strict=True)
+    assert {r.metric for r in records} == {
+        "attribute_accuracy", "keypoint_displacement", "image_distance",
+        "counterfactual_image_error", "counterfactual_keypoint_error"}
+    assert all(r.model == "baseline:identity" and r.extra["attribute"] == "smiling"
+               and r.n == 16 for r in records)
+    cached = sorted(p.name for p in (tmp_path / "res" / "cache").iterdir())
+    assert len(cached) == 2
+
+    res = run.invoke(cli, ["train", "--model", "l2m-gan", "--preset", "smoke", "--out",
+                           str(tmp_path / "l2m"), "--no-progress", "--set", "loop.steps=1"])
+    assert res.exit_code == 0, res.output
+    ckpt = tmp_path / "l2m" / "ckpt" / "step-0000001.pt"
+    res = run.invoke(cli, ["edit-eval", "--checkpoint", str(ckpt), "--attribute", "smiling",
+                           "--preset", "smoke", "--results", str(tmp_path / "res"),
+                           "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert "reusing the attribute classifier" in res.output
+    records = RecordStore(tmp_path / "res" / "editing.jsonl").read(strict=True)
+    assert len(records) == 10 and records[-1].model == "l2m-gan"
+    assert records[-1].checkpoint_sha256 is not None
+    # errors: an editor trained on another attribute, neither/both editors, a non-editor
+    res = run.invoke(cli, ["edit-eval", "--checkpoint", str(ckpt), "--attribute", "hair",
+                           "--preset", "smoke", "--results", str(tmp_path / "res")])
+    assert res.exit_code == 2 and "trained to edit 'smiling', not 'hair'" in res.output
+    res = run.invoke(cli, ["edit-eval", "--attribute", "hair"])
+    assert res.exit_code == 2 and "either --checkpoint CKPT or --identity" in res.output
+    res = run.invoke(cli, ["edit-eval", "--identity", "--attribute", "hair", "--preset",
+                           "smoek"])
+    assert res.exit_code == 2 and "did you mean 'smoke'" in res.output
+    res = run.invoke(cli, ["edit-eval", "--identity", "--attribute", "smilling", "--preset",
+                           "smoke", "--results", str(tmp_path / "res")])
+    assert res.exit_code == 2 and "did you mean 'smiling'" in res.output
+    clf = next((tmp_path / "res" / "cache").glob("attribute-classifier-*.pt"))
+    res = run.invoke(cli, ["edit-eval", "--checkpoint", str(clf), "--attribute", "smiling",
+                           "--preset", "smoke", "--results", str(tmp_path / "res")])
+    assert res.exit_code == 2 and "not an attribute editor" in res.output
+
+
+def test_edit_fid_per_task_against_an_independent_computation():
+    """Fréchet distance per target domain, averaged; checked with numpy/scipy directly."""
+    import numpy as np
+    from scipy import linalg
+
+    from lkbench.protocols.editing_fid import TaskStats, metric_name
+    from lkbench.protocols.fid import image_features
+    from lkbench.protocols.inception import build_extractor
+
+    assert metric_name("inception") == "fid" and metric_name("random-conv") == "fd_random_conv"
+    ds = get_dataset("synthetic", split="train", image_size=32, size=24)
+    images = ds.batch(range(24)).images
+    labels = ds.attributes(range(24))[:, ds.attribute_index("hair")].long()
+    ext = build_extractor("random-conv", "clean", torch.device("cpu"))
+    stats = TaskStats(ext, "clean", torch.device("cpu"))
+    edits = images.flip(-1) * 0.8
+    stats.add_edits(edits[:10], labels[:10])
+    stats.add_edits(edits[10:], labels[10:])            # batches merge
+    stats.add_real([(images, labels)])
+    mean, per_task, counts = stats.distance()
+
+    fe, fr = image_features(edits, ext, "clean", torch.device("cpu")).double().numpy(), \
+        image_features(images, ext, "clean", torch.device("cpu")).double().numpy()
+
+    def fd(a, b):
+        m1, m2 = a.mean(0), b.mean(0)
+        s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+        covmean = linalg.sqrtm(s1 @ s2).real
+        return float(((m1 - m2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+    lab = labels.numpy()
+    for t in (0, 1):
+        assert counts[t] == (int((lab == t).sum()),) * 2
+        assert per_task[t] == pytest.approx(fd(fe[lab == t], fr[lab == t]), rel=1e-3, abs=1e-6)
+    assert mean == pytest.approx((per_task[0] + per_task[1]) / 2)
+    same = TaskStats(ext, "clean", torch.device("cpu"))
+    same.add_edits(images, labels)
+    same.add_real([(images, labels)])
+    assert same.distance()[0] == pytest.approx(0, abs=1e-4)

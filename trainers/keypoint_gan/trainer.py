@@ -1,0 +1,241 @@
+"""Training KeypointGAN with the shared loop (spec ``models.md`` §2.1, §2.4, §2.8).
+
+Steps ``0 … optim.regressor_pretrain_steps − 1`` pre-train η alone on rendered prior poses
+(``MSE(η(β(p̄)), p̄)``). Every later step does, in [KG]'s order:
+
+1. Φ+Ψ: ``w_perc·Γ(Ψ(pose(x), x′), x) + w_adv·LSGAN(D(Φ(x)), 1)`` where ``pose(x)`` is
+   ``β(η(Φ(x)))`` with the bottleneck and ``Φ(x)`` without (η frozen, gradients flow through
+   it); variants with a second cycle add ``w_cyc·L1(pose(Ψ(β(p̄), x′)), β(p̄))`` and
+   ``w_adv·LSGAN(D_img(Ψ(β(p̄), x′)), 1)``;
+2. D (and D_img): ``½[LSGAN(D(β(p̄)), 1) + LSGAN(D(pool(Φ(x))), 0)]``;
+3. η fine-tuning: ``w·MSE(η(β(p̄)), p̄) + (1 − w)·MSE(β(η(Φ(x))), Φ(x))``.
+
+Each optimiser clips its gradients to global norm ``optim.grad_clip``. ``x′`` is the batch's
+second frame (TPS-warped too with ``data.pairs = "frames+tps"``), or a random TPS warp of
+``x`` (:mod:`.tps`) for datasets without pairs.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lkbench.data import get_dataset
+
+from ..distributed import RunContext
+from ..loop import Trainer
+from .config import KGConfig, KGRunConfig
+from .data import PairImages
+from .losses import ImagePool, lsgan, lsgan_d
+from .model import MODEL_NAME, KeypointGAN, model_config_dict
+from .networks import MultiScaleDiscriminator, init_weights
+from .perceptual import PerceptualLoss
+from .tps import TPSParams, random_tps
+
+
+def resolved_model_config(cfg: KGRunConfig) -> KGConfig:
+    """``cfg.model`` with empty ``edges`` replaced by the training dataset's skeleton."""
+    if cfg.model.edges:
+        return cfg.model
+    ds = get_dataset(cfg.data.name, split=cfg.data.split, image_size=cfg.model.image_size,
+                     **cfg.data.dataset_options())
+    return replace(cfg.model, edges=tuple(tuple(e) for e in ds.meta.edges))
+
+
+class KGTrainer(Trainer):
+    """KeypointGAN on the shared loop; see the module docstring for the step."""
+    model_name = MODEL_NAME
+    config_class = KGRunConfig
+    generator_key = "G"
+    presets: dict[str, str] = {}
+    """Preset name → one-line description (filled by ``presets.py``)."""
+
+    def __init__(self, cfg: KGRunConfig, ctx: RunContext):
+        super().__init__(cfg, ctx)
+        self.model_cfg = resolved_model_config(cfg)
+        mc, opt = self.model_cfg, cfg.optim
+        self.G = ctx.prepare(KeypointGAN(mc))
+        self.variant = self.G.variant
+        self.D = ctx.prepare(self._discriminator(1))
+        self.D_img = ctx.prepare(self._discriminator(3)) if self.variant.second_cycle else None
+        r = mc.image_size
+        self.pool = ImagePool(opt.pool_size, (1, r, r)).to(ctx.device)
+        self.pool_img = (ImagePool(opt.pool_size, (3, r, r)).to(ctx.device)
+                         if self.variant.second_cycle else None)
+        self.perceptual = PerceptualLoss(cfg.loss).to(ctx.device)
+        g_params = [*self.G.encoder.parameters(), *self.G.generator.parameters()]
+        d_params = [*self.D.parameters(), *(self.D_img.parameters() if self.D_img else ())]
+        self.opt_G = torch.optim.Adam(g_params, lr=opt.lr, betas=opt.betas)
+        self.opt_D = torch.optim.Adam(d_params, lr=opt.lr, betas=opt.betas)
+        self.opt_R = torch.optim.Adam(self.G.regressor.parameters(), lr=opt.lr_regressor,
+                                      betas=opt.betas)
+        self.tps = TPSParams(grid=cfg.data.tps_grid)
+        self._fixed_cache: "tuple[Tensor, Tensor] | None" = None
+
+    def _discriminator(self, channels: int) -> nn.Module:
+        mc = self.model_cfg
+        d = MultiScaleDiscriminator(channels, mc.d_ndf, mc.d_layers, mc.d_scales)
+        init_weights(d)
+        return d
+
+    @property
+    def _fixed(self) -> tuple[Tensor, Tensor]:
+        """The first 16 (or ``loop.num_samples``) training images and their appearance
+        partners, for sample grids and monitoring (loaded on first use)."""
+        if self._fixed_cache is None:
+            self._fixed_cache = self._fixed_images(max(16, self.cfg.loop.num_samples))
+        return self._fixed_cache
+
+    def _fixed_images(self, n: int) -> tuple[Tensor, Tensor]:
+        data = self.cfg.data
+        ds = get_dataset(data.name, split=data.split, image_size=self.model_cfg.image_size,
+                         **data.dataset_options())
+        n = min(n, len(ds))
+        if data.pairs != "tps" and ds.supports_pairs:
+            pair = ds.pairs(range(n))
+            x, app = pair.first.images, pair.second.images
+        else:
+            x = ds.batch(range(n)).images
+            app = random_tps(x, torch.Generator().manual_seed(self.cfg.loop.seed), self.tps)
+        return x.to(self.ctx.device), app.to(self.ctx.device)
+
+    # -- Trainer interface --------------------------------------------------------------
+    @classmethod
+    def training_data(cls, cfg: KGRunConfig, progress: bool) -> PairImages:
+        return PairImages(cfg.data, cfg.model.image_size, cfg.loop.batch_size, cfg.loop.seed,
+                          cfg.model.num_keypoints, progress)
+
+    def modules(self) -> dict[str, nn.Module]:
+        mods: dict[str, nn.Module] = {"G": self.G, "D": self.D, "pool": self.pool,
+                                      "perceptual_norm": self.perceptual.norm}
+        if self.D_img is not None:
+            mods.update(D_img=self.D_img, pool_img=self.pool_img)
+        return mods
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt_G": self.opt_G, "opt_D": self.opt_D, "opt_R": self.opt_R}
+
+    def model_config(self) -> dict[str, Any]:
+        return model_config_dict(self.model_cfg)
+
+    def train_step(self, batch: "dict[str, Tensor]", gen: torch.Generator,
+                   step: int) -> dict[str, Tensor]:
+        """One step on ``batch`` (``image``, optional ``appearance``, ``prior``; see
+        :mod:`.data`); returns detached scalar losses."""
+        prior = batch["prior"]
+        if step < self.cfg.optim.regressor_pretrain_steps:
+            return {"loss_regressor": self._regressor_step(prior, None)}
+        x = batch["image"]
+        app = batch.get("appearance")
+        if app is None:
+            app = random_tps(x, gen, self.tps)
+        elif self.cfg.data.pairs == "frames+tps":
+            app = random_tps(app, gen, self.tps)
+        return self._main_step(x, app, prior, gen)
+
+    def samples(self, n: int) -> tuple[Tensor, Tensor]:
+        """Four blocks of ``n``: inputs x, raw Φ(x), decoded skeleton, reconstruction x̂ —
+        each with the read-out η(Φ(x))."""
+        x, app = (t[:n] for t in self._fixed)
+        was_training = self.G.training
+        self.G.eval()
+        try:
+            with torch.no_grad():
+                raw, pose = self.G.pose_image(x)
+                kp = self.G.regressor(raw)
+                x_hat = self.G.generator(pose, app if self.variant.conditional else None)
+        finally:
+            self.G.train(was_training)
+        grey = [t.clamp(-1, 1).expand(-1, 3, -1, -1) for t in (raw, pose)]
+        images = torch.cat([x, *grey, x_hat.clamp(-1, 1)]).float().cpu()
+        return images, kp.float().cpu().repeat(4, 1, 1)
+
+    def monitor(self) -> dict[str, Any]:
+        """Spread of the read-out on the fixed images (mean pairwise keypoint distance) and
+        each keypoint's mean position: all keypoints collapsing together is the failure mode."""
+        was_training = self.G.training
+        self.G.eval()
+        try:
+            with torch.no_grad():
+                kp = self.G.predict(self._fixed[0]).float()
+        finally:
+            self.G.train(was_training)
+        k = kp.shape[1]
+        spread = (torch.cdist(kp, kp).sum((1, 2)) / max(k * (k - 1), 1)).mean()
+        return {"kp_spread": round(float(spread), 5),
+                "kp_mean": [[round(float(v), 4) for v in p] for p in kp.mean(0)]}
+
+    # -- the step -----------------------------------------------------------------------
+    def _optimise(self, opt: torch.optim.Optimizer, loss: Tensor, *mods: nn.Module) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for m in mods:
+            self.ctx.average_gradients(m)
+        if self.cfg.optim.grad_clip > 0:
+            params = [p for g in opt.param_groups for p in g["params"]]
+            nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
+        opt.step()
+
+    def _regressor_step(self, prior: Tensor, raw: "Tensor | None") -> Tensor:
+        """η on rendered prior poses (and, when fine-tuning, on re-rendering Φ(x))."""
+        reg, w = self.G.regressor, self.cfg.loss.regressor_prior_weight
+        reg.requires_grad_(True)
+        with self.ctx.autocast():
+            loss = F.mse_loss(reg(self.G.renderer(prior)), prior)
+            if raw is not None:
+                rerender = F.mse_loss(self.G.renderer(reg(raw)), raw.float())
+                loss = w * loss + (1 - w) * rerender
+        self._optimise(self.opt_R, loss.float(), reg)
+        return loss.detach()
+
+    def _main_step(self, x: Tensor, app: Tensor, prior: Tensor,
+                   gen: torch.Generator) -> dict[str, Tensor]:
+        lc, v, ctx = self.cfg.loss, self.variant, self.ctx
+        m = self.G
+        cond = app if v.conditional else None
+        out: dict[str, Tensor] = {}
+        discs = [d for d in (self.D, self.D_img) if d is not None]
+
+        # (1) Φ + Ψ
+        for d in discs:
+            d.requires_grad_(False)
+        m.regressor.requires_grad_(False)
+        skel_prior = m.renderer(prior)
+        with ctx.autocast():
+            raw, pose = m.pose_image(x)
+            x_hat = m.generator(pose, cond)
+            l_perc = self.perceptual(x_hat, x)
+            l_adv = lsgan(self.D(raw), 1.0)
+            total = lc.perceptual_weight * l_perc + lc.adv_weight * l_adv
+            if v.second_cycle:
+                y_hat = m.generator(skel_prior, cond)
+                _, y_pose = m.pose_image(y_hat)
+                l_cyc = (y_pose.float() - skel_prior).abs().mean()
+                l_adv_img = lsgan(self.D_img(y_hat), 1.0)
+                total = total + lc.cycle_weight * l_cyc + lc.adv_weight * l_adv_img
+                out.update(loss_cycle=l_cyc.detach(), loss_adv_img=l_adv_img.detach())
+        self._optimise(self.opt_G, total.float(), m.encoder, m.generator)
+        ctx.average_buffers(m)
+        out.update(loss_perc=l_perc.detach(), loss_adv=l_adv.detach())
+
+        # (2) discriminators
+        for d in discs:
+            d.requires_grad_(True)
+        with ctx.autocast():
+            l_d = lsgan_d(self.D(skel_prior), self.D(self.pool.query(raw.float(), gen)))
+            total_d = l_d
+            if v.second_cycle:
+                fake = self.pool_img.query(y_hat.float(), gen)
+                l_d_img = lsgan_d(self.D_img(x), self.D_img(fake))
+                total_d = total_d + l_d_img
+                out["loss_d_img"] = l_d_img.detach()
+        self._optimise(self.opt_D, total_d.float(), *discs)
+        out["loss_d"] = l_d.detach()
+
+        # (3) η fine-tuning
+        if self.cfg.optim.finetune_regressor:
+            out["loss_regressor"] = self._regressor_step(prior, raw.detach())
+        return out

@@ -1,0 +1,269 @@
+"""Training the L2M-GAN-style attribute editor with the shared loop (spec ``models.md`` §3.3).
+
+Data: real images with one binary attribute (``data.attribute``) as the domain label ``y``; every
+image is translated to the other domain ``ỹ = 1 − y``.
+
+One step:
+
+* D step: ``BCE(D_y(x), 1) + BCE(D_ỹ(x̃), 0)`` with ``x̃ = G(x, s̃)`` made without gradients,
+  plus ``w_r1 · ½‖∇_x D_y(x)‖²`` (every ``optim.r1_every`` steps, scaled by that interval).
+* G step (generator, style encoder and manipulator together), with
+  ``s = E_y(x)``, ``s_irr = M(s)``, ``s_rel = s − s_irr``, ``s̃_rel = T_ỹ(s_rel)``,
+  ``s̃ = s_irr + s̃_rel``, ``x̃ = G(x, s̃)``::
+
+      w_adv·BCE(D_ỹ(x̃), 1) + w_sty·|E_ỹ(x̃) − s̃|₁ + w_cyc·|G(x̃, s) − x|₁
+      + w_per·mean|Ψ(x) − Ψ(x̃)| + w_ort·(|⟨s_rel, s_irr⟩| + |⟨s̃_rel, s_irr⟩|)
+
+  (weights 1, 2, 1, 2, 1 and R1 1 by default: [L2Mu] and StarGAN v2), then the EMA update of the
+  editor.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from lkbench.errors import ConfigError, DataError
+
+from ..distributed import RunContext
+from ..images import TrainDataConfig, TrainImages
+from ..loop import LoopConfig, Trainer
+from .config import L2MConfig
+from .losses import (d_adversarial_loss, g_adversarial_loss, l1, orthogonality_loss,
+                     r1_penalty)
+from .model import MODEL_NAME, Discriminator, L2MEditor, model_config_dict
+from .perceptual import build_perceptual, perceptual_distance
+
+
+@dataclass(frozen=True)
+class L2MLossConfig:
+    """Loss weights and forms (spec §3.3).
+
+    Attributes:
+        adv, r1, cycle, style, perceptual, ort: term weights.
+        ort_form: ``cosine`` (absolute cosine, lkbench default) or ``elementwise``
+            (``mean|a ⊙ b|``, [L2Mu] parity).
+        perceptual_net: Ψ: ``resnet18`` (ImageNet weights from ``perceptual_weights``),
+            ``tiny_random`` (frozen random stand-in, no weights) or ``auto`` (``resnet18`` when
+            ``perceptual_weights`` is set, else ``tiny_random``; the resolved name is what the
+            run's config records).
+        perceptual_weights: path of torchvision's resnet18 ImageNet ``state_dict``.
+    """
+    adv: float = 1.0
+    r1: float = 1.0
+    cycle: float = 1.0
+    style: float = 2.0
+    perceptual: float = 2.0
+    ort: float = 1.0
+    ort_form: Literal["cosine", "elementwise"] = "cosine"
+    perceptual_net: Literal["auto", "resnet18", "tiny_random"] = "auto"
+    perceptual_weights: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("adv", "r1", "cycle", "style", "perceptual", "ort"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"loss.{name} must be >= 0, got {getattr(self, name)}")
+        if self.perceptual_net == "auto":
+            object.__setattr__(self, "perceptual_net",
+                               "resnet18" if self.perceptual_weights else "tiny_random")
+
+
+@dataclass(frozen=True)
+class L2MOptimConfig:
+    """Optimisation (spec §3.3: Adam 1e-4, β = (0, 0.99), weight decay 1e-4, EMA 0.999).
+
+    Attributes:
+        lr: Adam learning rate of the editor (G, E, M, T).
+        lr_d: Adam learning rate of D.
+        betas: Adam betas.
+        weight_decay: Adam weight decay (all nets).
+        r1_every: apply R1 every N D steps (multiplied by N; 1 = every step, as StarGAN v2).
+        ema: keep an EMA of the editor (``G_ema``, evaluated when present).
+        ema_decay: EMA decay per step.
+    """
+    lr: float = 1e-4
+    lr_d: float = 1e-4
+    betas: tuple[float, float] = (0.0, 0.99)
+    weight_decay: float = 1e-4
+    r1_every: int = 1
+    ema: bool = True
+    ema_decay: float = 0.999
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.lr_d <= 0:
+            raise ValueError("optim.lr and optim.lr_d must be > 0")
+        if self.r1_every < 1:
+            raise ValueError(f"optim.r1_every must be >= 1, got {self.r1_every}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"optim.ema_decay must be in [0, 1), got {self.ema_decay}")
+
+
+@dataclass(frozen=True)
+class L2MDataConfig(TrainDataConfig):
+    """:class:`~lkbench.trainers.images.TrainDataConfig` plus the attribute to edit.
+
+    Attributes:
+        attribute: a name in the dataset's ``attribute_names`` (``synthetic``: smiling,
+            mouth_open, hair, dark_hair, dark_skin); its label is the domain.
+    """
+    attribute: str = "smiling"
+
+
+@dataclass(frozen=True)
+class L2MRunConfig:
+    """Everything ``lkbench train --model l2m-gan`` reads: ``[model]``, ``[loss]``, ``[optim]``,
+    ``[loop]``, ``[data]`` tables (``--attribute smiling`` sets ``data.attribute``)."""
+    model: L2MConfig = field(default_factory=L2MConfig)
+    loss: L2MLossConfig = field(default_factory=L2MLossConfig)
+    optim: L2MOptimConfig = field(default_factory=L2MOptimConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    data: L2MDataConfig = field(default_factory=L2MDataConfig)
+
+
+class L2MTrainer(Trainer):
+    """The L2M-GAN-style editor on the shared loop; see the module docstring for the step."""
+    model_name = MODEL_NAME
+    config_class = L2MRunConfig
+    presets: dict[str, str] = {}
+    """Preset name → one-line description (filled by ``presets.py``)."""
+
+    def __init__(self, cfg: L2MRunConfig, ctx: RunContext):
+        super().__init__(cfg, ctx)
+        if cfg.model.num_domains != 2:
+            raise ConfigError("l2m-gan trains on one binary attribute: model.num_domains must "
+                              f"be 2, got {cfg.model.num_domains}")
+        opt = cfg.optim
+        self.G = ctx.prepare(L2MEditor(cfg.model))
+        self.D = ctx.prepare(Discriminator(cfg.model))
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if opt.ema else None
+        self.generator_key = "G_ema" if opt.ema else "G"
+        self.psi = build_perceptual(cfg.loss.perceptual_net,
+                                    cfg.loss.perceptual_weights).to(ctx.device)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=opt.lr, betas=opt.betas,
+                                      weight_decay=opt.weight_decay)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=opt.lr_d, betas=opt.betas,
+                                      weight_decay=opt.weight_decay)
+        self._data: "TrainImages | None" = None
+        self._labels: "Tensor | None" = None
+        self._fixed: "tuple[Tensor, Tensor] | None" = None
+
+    # -- data -----------------------------------------------------------------------------
+    def attach_data(self, data: TrainImages) -> None:
+        """Read the attribute labels of the whole training split (cheap for ``synthetic``)
+        and keep a fixed batch of real images for the sample grids."""
+        ds, name = data.dataset, self.cfg.data.attribute
+        if not ds.attribute_names:
+            raise DataError(f"dataset {ds.name!r} has no attribute labels; l2m-gan needs one "
+                            "(e.g. --dataset synthetic --attribute smiling)")
+        col = ds.attribute_index(name)
+        self._data = data
+        self._labels = ds.attributes(range(len(ds)))[:, col].long()
+        if self._labels.min() == self._labels.max():
+            raise DataError(f"attribute {name!r} has one value on every training image; "
+                            "it cannot be edited")
+        n = min(len(ds), max(1, self.cfg.loop.num_samples // 2))
+        self._fixed = (ds.batch(range(n)).images.to(self.ctx.device),
+                       self._labels[:n].to(self.ctx.device))
+
+    def labels(self, step: int) -> Tensor:
+        """Domain labels ``[B]`` of the images :class:`TrainImages` gives at ``step``."""
+        if self._data is None or self._labels is None:
+            raise RuntimeError("L2MTrainer.attach_data must be called before training")
+        idx = self._data.indices(step, self.ctx.rank, self.ctx.world)
+        return self._labels[idx].to(self.ctx.device)
+
+    # -- Trainer interface ------------------------------------------------------------------
+    def modules(self) -> dict[str, nn.Module]:
+        mods: dict[str, nn.Module] = {"G": self.G, "D": self.D}
+        if self.G_ema is not None:
+            mods["G_ema"] = self.G_ema
+        return mods
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt_G": self.opt_G, "opt_D": self.opt_D}
+
+    def model_config(self) -> dict[str, Any]:
+        return model_config_dict(self.cfg.model)
+
+    def train_step(self, real: Tensor, gen: torch.Generator, step: int) -> dict[str, Tensor]:
+        return self.step(real, self.labels(step), step)
+
+    def step(self, real: Tensor, y: Tensor, step: int) -> dict[str, Tensor]:
+        """One D and one G step on ``real`` ``[B,3,R,R]`` with domains ``y`` ``[B]``."""
+        w, opt, ctx = self.cfg.loss, self.cfg.optim, self.ctx
+        y = y.long()
+        target = 1 - y
+        out: dict[str, Tensor] = {}
+
+        # D step
+        self.D.requires_grad_(True)
+        with torch.no_grad(), ctx.autocast():
+            fake = self.G.edit(real, y, target)
+        regularise = w.r1 > 0 and step % opt.r1_every == 0
+        real_in = real.detach().requires_grad_(regularise)
+        with ctx.autocast():
+            real_logits = self.D(real_in, y).float()
+            fake_logits = self.D(fake, target).float()
+        loss_d = d_adversarial_loss(real_logits, fake_logits)
+        total_d = w.adv * loss_d
+        if regularise:
+            penalty = r1_penalty(real_logits, real_in)
+            out["r1"] = penalty.detach()
+            total_d = total_d + w.r1 * opt.r1_every * penalty
+        self.opt_D.zero_grad(set_to_none=True)
+        total_d.backward()
+        ctx.average_gradients(self.D)
+        self.opt_D.step()
+        out["loss_d"] = loss_d.detach()
+
+        # G step (generator, style encoder, manipulator)
+        self.D.requires_grad_(False)
+        with ctx.autocast():
+            split = self.G.split(real, y, target)
+            code = split.irrelevant + split.transformed
+            fake = self.G.generator(real, code)
+            adv = g_adversarial_loss(self.D(fake, target).float())
+            sty = l1(self.G.style(fake, target).float(), code.float())
+            cyc = l1(self.G.generator(fake, split.code).float(), real)
+            per = perceptual_distance(self.psi, real, fake.float())
+        ort = orthogonality_loss(split.relevant.float(), split.transformed.float(),
+                                 split.irrelevant.float(), w.ort_form)
+        total_g = w.adv * adv + w.style * sty + w.cycle * cyc + w.perceptual * per + w.ort * ort
+        self.opt_G.zero_grad(set_to_none=True)
+        total_g.backward()
+        ctx.average_gradients(self.G)
+        self.opt_G.step()
+        out.update(loss_g=adv.detach(), style=sty.detach(), cycle=cyc.detach(),
+                   perceptual=per.detach(), ort=ort.detach())
+        if self.G_ema is not None:
+            self._update_ema(opt.ema_decay)
+        return out
+
+    def samples(self, n: int) -> tuple[Tensor, Tensor]:
+        """Up to ``n // 2`` fixed real training images followed by their edits (EMA editor),
+        so a grid of 2·(n // 2) tiles with ``n // 2`` per row shows sources above edits; no
+        keypoints (``[2m, 0, 2]``)."""
+        if self._fixed is None:
+            raise RuntimeError("L2MTrainer.attach_data must be called before samples")
+        g = self.G_ema if self.G_ema is not None else self.G
+        images, y = self._fixed
+        m = min(max(1, n // 2), images.shape[0])
+        was_training = g.training
+        g.eval()
+        try:
+            with torch.no_grad():
+                edits = g.edit(images[:m], y[:m])
+        finally:
+            g.train(was_training)
+        both = torch.cat([images[:m], edits.clamp(-1, 1)]).float().cpu()
+        return both, torch.zeros(both.shape[0], 0, 2)
+
+    @torch.no_grad()
+    def _update_ema(self, decay: float) -> None:
+        for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            pe.lerp_(p, 1 - decay)
+        for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            be.copy_(b)
