@@ -41,13 +41,13 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from lkbench.atomic import PathLike, atomic_write
+from lkbench.atomic import atomic_write
 from lkbench.errors import ConfigError, DataError
 from lkbench.models import KeypointGenerator, Latents
 from lkbench.plots import images_to_uint8
 
-from .frechet import FeatureStats, frechet_distance
-from .inception import FeatureExtractor, build_extractor, cache_root
+from .frechet import FeatureStats
+from .inception import FeatureExtractor, cache_root
 from .latent_stream import latent_batches, paired_latent_batches, take
 
 log = logging.getLogger(__name__)

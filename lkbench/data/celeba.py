@@ -46,8 +46,7 @@ from torch import Tensor
 from ..errors import DataError
 from .base import SPLIT_FIT, SPLIT_TEST, SPLIT_TRAIN
 from .files import (AnnotationError, Problems, image_size_of, read_names, read_table, require)
-from .real import (RealLandmarkSet, SplitIndex, box_keypoints, check_choice, check_image_size,
-                   real_split_kwargs)
+from .real import RealLandmarkSet, SplitIndex, box_keypoints, check_choice
 from .synthetic import FACE_LANDMARKS
 
 WHERE = ("CelebA's Img/, Anno/, Eval/ folders from https://mmlab.ie.cuhk.edu.hk/projects/"
@@ -83,9 +82,7 @@ class _CelebA(RealLandmarkSet):
     landmark_file: ClassVar[str] = ""
 
     def __init__(self, split: str, image_size: int, root, cache_dir, options, progress: bool):
-        image_size = check_image_size(image_size, self.name)
-        super().__init__(split, image_size, **real_split_kwargs(split))
-        self._setup(root, cache_dir, options, progress)
+        super().__init__(split, image_size, root, cache_dir, options, progress)
         self._attribute_table: "dict[str, np.ndarray] | None" = None
 
     def _file(self, *parts: str) -> Path:

@@ -32,7 +32,7 @@ from ..errors import DataError
 from ..keypoints import from_unit
 from .base import SPLIT_FIT, SPLIT_TEST, SPLIT_TRAIN, KeypointMeta
 from .files import AnnotationError, Problems, require
-from .real import RealLandmarkSet, SplitIndex, check_image_size, real_split_kwargs
+from .real import RealLandmarkSet, SplitIndex
 
 CUB_PARTS = KeypointMeta(
     names=("back", "beak", "belly", "breast", "crown", "forehead", "left_eye", "left_leg",
@@ -71,9 +71,7 @@ class CUBAligned(RealLandmarkSet):
 
     def __init__(self, split: str = SPLIT_TRAIN, image_size: int = 128, root=None,
                  cache_dir=None, progress: bool = True):
-        image_size = check_image_size(image_size, self.name)
-        super().__init__(split, image_size, **real_split_kwargs(split))
-        self._setup(root, cache_dir, {}, progress)
+        super().__init__(split, image_size, root, cache_dir, {}, progress)
 
     def annotation_files(self) -> list[Path]:
         stem = FILE_OF[self.split]

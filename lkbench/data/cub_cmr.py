@@ -34,8 +34,7 @@ import numpy as np
 from .base import SPLIT_FIT, SPLIT_TEST, SPLIT_TRAIN
 from .cub import CUB_PARTS
 from .files import AnnotationError, Problems, require
-from .real import (RealLandmarkSet, SplitIndex, box_keypoints, check_choice, check_image_size,
-                   real_split_kwargs)
+from .real import RealLandmarkSet, SplitIndex, box_keypoints, check_choice
 
 WHERE = ("CUB-200-2011 (https://www.vision.caltech.edu/datasets/cub_200_2011/) as "
          "CUB_200_2011/, and CMR's cachedir/cub/data/{train,test}_cub_cleaned.mat "
@@ -93,10 +92,9 @@ class CUBCMR(RealLandmarkSet):
 
     def __init__(self, split: str = SPLIT_TRAIN, image_size: int = 128, root=None,
                  cache_dir=None, crop: str = "cmr", progress: bool = True):
-        image_size = check_image_size(image_size, self.name)
         crop = check_choice(crop, CROPS, "crop", self.name)
-        super().__init__(split, image_size, **real_split_kwargs(split))
-        self._setup(root, cache_dir, {"crop": crop, "class_id": self.class_id}, progress)
+        super().__init__(split, image_size, root, cache_dir,
+                         {"crop": crop, "class_id": self.class_id}, progress)
 
     def annotation_files(self) -> list[Path]:
         name = f"{MAT_OF[self.split]}_cub_cleaned.mat"

@@ -31,7 +31,7 @@ import numpy as np
 
 from .base import SPLIT_FIT, SPLIT_TEST, SPLIT_TRAIN, KeypointMeta
 from .files import AnnotationError, Problems, require
-from .real import RealLandmarkSet, SplitIndex, box_keypoints, check_image_size, real_split_kwargs
+from .real import RealLandmarkSet, SplitIndex, box_keypoints
 
 COCO_17 = KeypointMeta(
     names=("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
@@ -71,9 +71,7 @@ class DeepFashion(RealLandmarkSet):
 
     def __init__(self, split: str = SPLIT_TRAIN, image_size: int = 128, root=None,
                  cache_dir=None, progress: bool = True):
-        image_size = check_image_size(image_size, self.name)
-        super().__init__(split, image_size, **real_split_kwargs(split))
-        self._setup(root, cache_dir, {}, progress)
+        super().__init__(split, image_size, root, cache_dir, {}, progress)
 
     def annotation_files(self) -> list[Path]:
         stem = STEM_OF[self.split]

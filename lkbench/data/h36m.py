@@ -48,8 +48,7 @@ from .base import SPLIT_FIT, SPLIT_PRIOR, SPLIT_TEST, SPLIT_TRAIN, KeypointMeta
 from .cache import key_digest
 from .files import AnnotationError, CorruptImageError, MissingDataError, Problems, crop_resize, \
     load_rgb
-from .real import (RealLandmarkSet, SplitIndex, SplitReport, check_choice, check_image_size,
-                   real_split_kwargs)
+from .real import RealLandmarkSet, SplitIndex, SplitReport, check_choice
 
 H36M_32 = KeypointMeta(
     names=("hip", "r_hip", "r_knee", "r_ankle", "r_ball", "r_toes", "l_hip", "l_knee",
@@ -110,10 +109,9 @@ class Human36MSimplified(RealLandmarkSet):
 
     def __init__(self, split: str = SPLIT_TRAIN, image_size: int = 128, root=None,
                  cache_dir=None, background: str = "masked", progress: bool = True):
-        image_size = check_image_size(image_size, self.name)
         background = check_choice(background, BACKGROUNDS, "background", self.name)
-        super().__init__(split, image_size, **real_split_kwargs(split))
-        self._setup(root, cache_dir, {"background": background}, progress)
+        super().__init__(split, image_size, root, cache_dir, {"background": background},
+                         progress)
         self._frames: "list[tuple[str, int, list[int]]] | None" = None
 
     # -- files --------------------------------------------------------------------------------

@@ -99,8 +99,8 @@ class RealLandmarkSet(LandmarkSet):
 
     Subclasses set :attr:`name`, :attr:`meta`, :attr:`splits`, :attr:`folder`,
     :attr:`where_to_get`, :attr:`VERSION`, :attr:`published_counts`, implement
-    :meth:`annotation_files`, :meth:`build_index` and :meth:`image_path`, and call
-    :meth:`_setup` from ``__init__`` after ``super().__init__``.
+    :meth:`annotation_files`, :meth:`build_index` and :meth:`image_path`, and pass their
+    checked loader options to ``super().__init__``.
     """
     folder: ClassVar[str] = ""
     """Sub-folder of the data root."""
@@ -112,6 +112,12 @@ class RealLandmarkSet(LandmarkSet):
     """Split → the published number of entries in its official list (``check`` compares)."""
     expected_hw: ClassVar["tuple[int, int] | None"] = None
     """``(H, W)`` every source image must have (the crop boxes assume it), or ``None``."""
+
+    def __init__(self, split: str, image_size: int, root, cache_dir,
+                 options: Mapping[str, Any], progress: bool):
+        image_size = check_image_size(image_size, self.name)
+        super().__init__(split, image_size, **real_split_kwargs(split))
+        self._setup(root, cache_dir, options, progress)
 
     def _setup(self, root, cache_dir, options: Mapping[str, Any], progress: bool) -> None:
         self.root_dir = data_root(root, self.folder, self.where_to_get)

@@ -28,7 +28,7 @@ import numpy as np
 
 from .base import SPLIT_FIT, SPLIT_TEST, SPLIT_TRAIN, KeypointMeta
 from .files import AnnotationError, MissingDataError, Problems, require_any
-from .real import RealLandmarkSet, SplitIndex, box_keypoints, check_image_size, real_split_kwargs
+from .real import RealLandmarkSet, SplitIndex, box_keypoints
 
 OPENPOSE_18 = KeypointMeta(
     names=("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
@@ -68,9 +68,7 @@ class Taichi(RealLandmarkSet):
 
     def __init__(self, split: str = SPLIT_TRAIN, image_size: int = 128, root=None,
                  cache_dir=None, progress: bool = True):
-        image_size = check_image_size(image_size, self.name)
-        super().__init__(split, image_size, **real_split_kwargs(split))
-        self._setup(root, cache_dir, {}, progress)
+        super().__init__(split, image_size, root, cache_dir, {}, progress)
         self.expected_hw = None if split == SPLIT_TRAIN else (SIDE, SIDE)
 
     def annotation_files(self) -> list[Path]:

@@ -39,8 +39,7 @@ import numpy as np
 from ..errors import DataError
 from .base import SPLIT_FIT, SPLIT_TEST, SPLIT_TRAIN, KeypointMeta
 from .files import (AnnotationError, MissingDataError, Problems, image_size_of, numbered_lines)
-from .real import (RealLandmarkSet, SplitIndex, box_keypoints, check_choice, check_image_size,
-                   real_split_kwargs)
+from .real import RealLandmarkSet, SplitIndex, box_keypoints, check_choice
 
 
 def _meta_68() -> KeypointMeta:
@@ -155,18 +154,16 @@ class W300(RealLandmarkSet):
     def __init__(self, split: str = SPLIT_TRAIN, image_size: int = 128, root=None,
                  cache_dir=None, subset: str = "full", crop: str = "landmarks",
                  crop_scale: float = CROP_SCALE, progress: bool = True):
-        image_size = check_image_size(image_size, self.name)
         subset = check_choice(subset, tuple(TEST_SUBSETS), "subset", self.name)
         crop = check_choice(crop, CROPS, "crop", self.name)
         if isinstance(crop_scale, bool) or not isinstance(crop_scale, (int, float)) or \
                 not 1.0 <= crop_scale <= 4.0:
             raise DataError(f"dataset {self.name!r}: crop_scale must be a number in [1, 4], "
                             f"got {crop_scale!r}")
-        super().__init__(split, image_size, **real_split_kwargs(split))
         options = {"subset": subset, "crop": crop}
         if crop == "landmarks":
             options["crop_scale"] = float(crop_scale)
-        self._setup(root, cache_dir, options, progress)
+        super().__init__(split, image_size, root, cache_dir, options, progress)
         self.published_counts = MappingProxyType({SPLIT_TRAIN: PUBLISHED["train"],
                                                   SPLIT_FIT: PUBLISHED["train"],
                                                   SPLIT_TEST: PUBLISHED[subset]})
