@@ -24,15 +24,36 @@ __all__ = ["FeatureStats", "frechet_distance"]
 class FeatureStats:
     """Running ``n``, mean ``[D]`` and co-moment ``Σ (x − μ)(x − μ)ᵀ`` ``[D,D]`` in float64.
 
-    Batches are merged with the pairwise update (Chan et al.), which avoids the cancellation of
-    raw sums of squares; the result equals ``np.mean`` / ``np.cov`` of all rows to rounding.
+    Blocks of rows are merged with the pairwise update (Chan et al.), which avoids the
+    cancellation of raw sums of squares; the result equals ``np.mean`` / ``np.cov`` of all rows
+    to rounding. Incoming batches are held until :data:`BLOCK_ROWS` rows have arrived, so the
+    ``D×D`` update runs once per block rather than once per (small) batch — at D = 2048 that
+    update costs as much as the features of a small batch. Memory stays bounded by one block.
     """
+
+    BLOCK_ROWS = 1024
 
     def __init__(self, dim: int):
         self.dim = int(dim)
-        self.n = 0
-        self.mean = torch.zeros(self.dim, dtype=torch.float64)
-        self.comoment = torch.zeros(self.dim, self.dim, dtype=torch.float64)
+        self._n = 0
+        self._mean = torch.zeros(self.dim, dtype=torch.float64)
+        self._comoment = torch.zeros(self.dim, self.dim, dtype=torch.float64)
+        self._pending: list[Tensor] = []
+        self._pending_rows = 0
+
+    @property
+    def n(self) -> int:
+        return self._n + self._pending_rows
+
+    @property
+    def mean(self) -> Tensor:
+        self._flush()
+        return self._mean
+
+    @property
+    def comoment(self) -> Tensor:
+        self._flush()
+        return self._comoment
 
     def update(self, features: "Tensor | np.ndarray") -> None:
         """Add rows: ``features`` ``[B, D]``."""
@@ -42,16 +63,27 @@ class FeatureStats:
         if not torch.isfinite(x).all():
             raise DataError("the feature network returned NaN or inf; check the images "
                             "(generator weights) and the feature weights")
-        b = x.shape[0]
-        if b == 0:
+        if x.shape[0] == 0:
             return
+        self._pending.append(x)
+        self._pending_rows += x.shape[0]
+        if self._pending_rows >= self.BLOCK_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Fold the held rows into the running statistics."""
+        if not self._pending:
+            return
+        x = torch.cat(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending, self._pending_rows = [], 0
+        b = x.shape[0]
         mean_b = x.mean(0)
         xc = x - mean_b
-        n_a, n = self.n, self.n + b
-        delta = mean_b - self.mean
-        self.comoment += xc.T @ xc + torch.outer(delta, delta) * (n_a * b / n)
-        self.mean += delta * (b / n)
-        self.n = n
+        n_a, n = self._n, self._n + b
+        delta = mean_b - self._mean
+        self._comoment += xc.T @ xc + torch.outer(delta, delta) * (n_a * b / n)
+        self._mean += delta * (b / n)
+        self._n = n
 
     def merge(self, other: "FeatureStats") -> None:
         """Fold in another accumulator of the same dimension."""
@@ -59,17 +91,20 @@ class FeatureStats:
             raise DataError(f"cannot merge {other.dim}-d statistics into {self.dim}-d ones")
         if other.n == 0:
             return
-        n_a, n = self.n, self.n + other.n
-        delta = other.mean - self.mean
-        self.comoment += other.comoment + torch.outer(delta, delta) * (n_a * other.n / n)
-        self.mean += delta * (other.n / n)
-        self.n = n
+        self._flush()
+        o_mean, o_com = other.mean, other.comoment          # flushes ``other``
+        n_a, n = self._n, self._n + other.n
+        delta = o_mean - self._mean
+        self._comoment += o_com + torch.outer(delta, delta) * (n_a * other.n / n)
+        self._mean += delta * (other.n / n)
+        self._n = n
 
     def compute(self) -> tuple[np.ndarray, np.ndarray]:
         """``(μ [D], Σ [D,D])`` as float64 numpy; ``Σ`` unbiased (divided by ``n − 1``)."""
         if self.n < 2:
             raise DataError(f"a covariance needs at least 2 samples, got {self.n}")
-        return self.mean.numpy().copy(), (self.comoment / (self.n - 1)).numpy()
+        self._flush()
+        return self._mean.numpy().copy(), (self._comoment / (self._n - 1)).numpy()
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,

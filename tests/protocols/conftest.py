@@ -1,18 +1,9 @@
-"""Shared fixtures of the protocol tests: one torch thread, a smoke generator checkpoint, and the
+"""Shared fixtures of the protocol tests: a smoke generator checkpoint, and the
 CLI group with the detection commands."""
 from __future__ import annotations
 
 import pytest
 import torch
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Smoke-scale models are tiny: one intra-op thread is faster than two on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

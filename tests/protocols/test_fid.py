@@ -40,9 +40,11 @@ def test_identical_statistics_give_zero_and_gaussians_match_the_closed_form():
     assert frechet_distance(m1, np.diag(v1), m2, np.diag(v2)) == pytest.approx(want, rel=1e-9)
 
 
-def test_streaming_statistics_agree_with_cleanfid_on_fixed_features():
+@pytest.mark.parametrize("block", [FeatureStats.BLOCK_ROWS, 50])   # one block / many merges
+def test_streaming_statistics_agree_with_cleanfid_on_fixed_features(block, monkeypatch):
     from cleanfid.fid import fid_from_feats
 
+    monkeypatch.setattr(FeatureStats, "BLOCK_ROWS", block)
     rng = np.random.default_rng(1)
     f1 = rng.normal(size=(400, 16)) * 3 + 50  # offset: streaming must not lose precision
     f2 = rng.normal(size=(350, 16)) @ rng.normal(size=(16, 16)) * 0.5 + 49

@@ -28,15 +28,6 @@ def smoke_ckpt(tmp_path_factory):
     return out / "ckpt" / "step-0000004.pt"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Smoke models are tiny; one intra-op thread is fastest on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def app(smoke_ckpt):
     from lkbench.serve.app import app_from_checkpoint
