@@ -1,4 +1,4 @@
-"""Click parameter types shared by the command modules."""
+"""Click parameter types and option parsing shared by the command modules."""
 from __future__ import annotations
 
 from typing import Callable
@@ -21,3 +21,23 @@ class LazyChoice(click.ParamType):
         if value in names:
             return value
         self.fail(f"{value!r} is not one of {', '.join(map(repr, names))}.", param, ctx)
+
+
+def parse_data_options(overrides: "tuple[str, ...]", command: str) -> dict:
+    """``--set data.KEY=VALUE`` items → ``{KEY: VALUE}``, values read as TOML (``data.size=20``
+    is an int, ``data.crop=none`` a string), for commands whose only settings are the dataset's.
+
+    Raises:
+        ConfigError: an item that is not ``data.KEY=VALUE`` (the message shows the form).
+    """
+    from .config import deep_merge, parse_override
+    from .errors import ConfigError
+
+    layer: dict = {}
+    for text in overrides:
+        value = parse_override(text)
+        if set(value) != {"data"} or not isinstance(value["data"], dict):
+            raise ConfigError(f"lkbench {command} --set takes the dataset's options as "
+                              f"data.KEY=VALUE (e.g. data.compat=alk-swap), got {text!r}")
+        layer = deep_merge(layer, value)
+    return layer.get("data", {})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from .cli_types import LazyChoice
+from .cli_types import LazyChoice, parse_data_options
 
 
 def _solvers() -> list[str]:
@@ -55,21 +55,6 @@ class _ScoreCommand(click.Command):
 _COMPAT_HELP = ("Least-squares solver: exact (float64, lkbench default) or alk (the float32 "
                 "normal equations + ridge fallback of the AutoLink/GANSeg code, to reproduce "
                 "published numbers).")
-
-
-def _data_options(overrides: tuple[str, ...]) -> dict:
-    """``--set data.KEY=VALUE`` of ``score`` → ``{KEY: VALUE}`` (values read as TOML)."""
-    from .config import deep_merge, parse_override
-    from .errors import ConfigError
-
-    layer: dict = {}
-    for text in overrides:
-        value = parse_override(text)
-        if set(value) != {"data"} or not isinstance(value["data"], dict):
-            raise ConfigError(f"lkbench score --set takes the benchmark dataset's options as "
-                              f"data.KEY=VALUE (e.g. data.compat=alk-swap), got {text!r}")
-        layer = deep_merge(layer, value)
-    return layer.get("data", {})
 
 
 # Options shared by detect and score.
@@ -201,7 +186,7 @@ def score(benchmark: str, predictions: "str | None", export_order: "str | None",
     if (predictions is None) == (export_order is None):
         raise ConfigError("give exactly one of --predictions FILE.npz (score it) or "
                           "--export-order FILE.csv (write the image order the npz must follow)")
-    data_options = _data_options(overrides)
+    data_options = parse_data_options(overrides, "score")
     if export_order is not None:
         from .protocols.predictions import export_order as write_order
 

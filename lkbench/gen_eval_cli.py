@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .cli_types import LazyChoice
+from .cli_types import LazyChoice, parse_data_options
 
 _RESULTS = click.option("--results", default=None, type=click.Path(file_okay=False),
                         help="Folder of the records files (cpd.jsonl, fid.jsonl); default "
@@ -76,26 +76,6 @@ def _features() -> list[str]:
     return FEATURES.names()
 
 
-def _parse_options(items: tuple[str, ...]) -> dict:
-    from .errors import ConfigError
-
-    out = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--data-option takes KEY=VALUE (e.g. difficulty=hard), got "
-                              f"{item!r}")
-        for cast in (int, float):
-            try:
-                out[key.strip()] = cast(raw)
-                break
-            except ValueError:
-                continue
-        else:
-            out[key.strip()] = raw
-    return out
-
-
 @click.command("fid")
 @click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
               help="Generator checkpoint (from lkbench train, or 'demo' for the shipped demo "
@@ -104,8 +84,9 @@ def _parse_options(items: tuple[str, ...]) -> dict:
               "list), rendered at the generator's resolution.")
 @click.option("--split", default="train", show_default=True,
               help="Split of the real images for the reference statistics.")
-@click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE",
-              help="Extra dataset argument, e.g. difficulty=hard; repeatable.")
+@click.option("--set", "data_options", multiple=True, metavar="data.KEY=VALUE",
+              help="One option of the dataset's loader, e.g. --set data.difficulty=hard or "
+              "--set data.root=~/data; repeatable.")
 @click.option("--num-gen", type=click.IntRange(2), default=None,
               help="Generated images; default 50000 for FID, the reference set's size for "
               "--interp.")
@@ -150,7 +131,7 @@ def fid(checkpoint: str, dataset: str, split: str, data_options: tuple[str, ...]
     from .protocols.fid import FIDConfig
     from .protocols.fid_run import run_fid
 
-    cfg = FIDConfig(dataset=dataset, split=split, dataset_options=_parse_options(data_options),
+    cfg = FIDConfig(dataset=dataset, split=split, dataset_options=parse_data_options(data_options, "fid"),
                     num_gen=num_gen, num_ref=num_ref, mode=mode, features=features,
                     interp=interp, batch_size=batch_size, seed=seed, allow_small_n=allow_small_n,
                     device=device, inception_weights=inception_weights)

@@ -87,3 +87,19 @@ def test_user_errors_exit_2_without_traceback(run, args, msg, tmp_path, monkeypa
     res = run(*args)
     assert res.exit_code == 2
     assert msg in res.output and "Traceback" not in res.output
+
+
+def test_dataset_options_parse_as_toml_values_and_other_keys_are_refused():
+    from lkbench.cli_types import parse_data_options
+    from lkbench.errors import ConfigError
+
+    got = parse_data_options(("data.difficulty=hard", "data.size=20", "data.scale=1.5"), "fid")
+    assert got == {"difficulty": "hard", "size": 20, "scale": 1.5}
+    with pytest.raises(ConfigError, match="lkbench fid --set takes the dataset's options"):
+        parse_data_options(("difficulty=hard",), "fid")
+
+
+def test_fid_passes_set_data_options_to_the_dataset(run, tmp_path):
+    res = run("fid", "--checkpoint", "demo", "--dataset", "synthetic", "--features",
+              "random-conv", "--set", "data.crop=none", "--results", str(tmp_path))
+    assert res.exit_code == 2 and "does not take crop" in res.output
