@@ -24,8 +24,9 @@ detector's own error. The identity edit (``x̃ = x``) scores keypoint displaceme
 distance 0, its counterfactual errors are the distances between each face and its flipped
 twin, and its attribute accuracy is the classifier's error rate on real images.
 
-FID of edits against real target-domain images (spec §3.4) is not computed here yet: it needs
-the FID module (``lkbench.protocols.fid``).
+FID of edits against real target-domain images (spec §3.4) needs feature statistics over
+whole sets rather than per-image values; :mod:`lkbench.protocols.editing_fid` computes it and
+``lkbench edit-eval --set fid_features=inception`` reports it.
 """
 from __future__ import annotations
 
