@@ -10,6 +10,7 @@ from typing import Literal
 
 from ..images import TrainDataConfig
 from ..loop import LoopConfig
+from .augment import SimilarityAugment
 
 Variant = Literal["full", "bottleneck", "conditional", "cyclegan", "cyclegan-cycle"]
 """The Table 4 ablation rows (see :mod:`.variants`)."""
@@ -145,11 +146,18 @@ class KGDataConfig(TrainDataConfig):
             training images (synthetic: ``prior``).
         prior_size: use the first N prior poses (Table 5: 5000 / 500 / 50); 0 = all.
         tps_grid: control points per side of the TPS warp (10 in [KG]).
+        augment_rotation_deg, augment_scale, augment_shift: an independent uniform random
+            similarity (rotation ±deg, zoom 1 ± scale, shift ± normalised units) for the
+            target, for the appearance image and for each prior pose (:mod:`.augment`; lkbench's
+            addition, 0 = off as in [KG]): makes pose vary where the data's barely does.
     """
     pairs: Literal["auto", "frames", "frames+tps", "tps"] = "auto"
     prior_split: str = "prior"
     prior_size: int = 0
     tps_grid: int = 10
+    augment_rotation_deg: float = 0.0
+    augment_scale: float = 0.0
+    augment_shift: float = 0.0
 
     def __post_init__(self) -> None:
         if self.prior_size < 0:
@@ -159,6 +167,16 @@ class KGDataConfig(TrainDataConfig):
                              f"({self.split!r}): the prior has to be unpaired")
         if self.tps_grid < 2:
             raise ValueError(f"data.tps_grid must be >= 2, got {self.tps_grid}")
+        _ = self.augment                                   # validates the ranges
+
+    @property
+    def augment(self) -> SimilarityAugment:
+        """The random similarity of the ``augment_*`` fields."""
+        try:
+            return SimilarityAugment(self.augment_rotation_deg, self.augment_scale,
+                                     self.augment_shift)
+        except ValueError as exc:
+            raise ValueError(f"data.{exc}") from None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ Steps ``0 … optim.regressor_pretrain_steps − 1`` pre-train η alone on rende
 
 Each optimiser clips its gradients to global norm ``optim.grad_clip``. ``x′`` is the batch's
 second frame (TPS-warped too with ``data.pairs = "frames+tps"``), or a random TPS warp of
-``x`` (:mod:`.tps`) for datasets without pairs.
+``x`` (:mod:`.tps`) for datasets without pairs. With ``data.augment_*`` set, ``x``, ``x′`` and
+the prior poses each get an independent random similarity first (:mod:`.augment`).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from .losses import ImagePool, lsgan, lsgan_d
 from .model import MODEL_NAME, KeypointGAN, model_config_dict
 from .networks import MultiScaleDiscriminator, init_weights
 from .perceptual import PerceptualLoss
+from .augment import random_similarity, warp_images, warp_keypoints
 from .tps import TPSParams, random_tps
 
 
@@ -125,14 +127,20 @@ class KGTrainer(Trainer):
                    step: int) -> dict[str, Tensor]:
         """One step on ``batch`` (``image``, optional ``appearance``, ``prior``; see
         :mod:`.data`); returns detached scalar losses."""
+        aug = self.cfg.data.augment
         prior = batch["prior"]
+        if aug.enabled:
+            prior = warp_keypoints(prior, random_similarity(len(prior), aug, gen, prior.device))
         if step < self.cfg.optim.regressor_pretrain_steps:
             return {"loss_regressor": self._regressor_step(prior, None)}
         x = batch["image"]
         app = batch.get("appearance")
-        if app is None:
-            app = random_tps(x, gen, self.tps)
-        elif self.cfg.data.pairs == "frames+tps":
+        warp_app = app is None or self.cfg.data.pairs == "frames+tps"
+        app = x if app is None else app
+        if aug.enabled:             # independent draws: x′ must not carry x's pose
+            x = warp_images(x, random_similarity(len(x), aug, gen, x.device))
+            app = warp_images(app, random_similarity(len(app), aug, gen, app.device))
+        if warp_app:
             app = random_tps(app, gen, self.tps)
         return self._main_step(x, app, prior, gen)
 
