@@ -30,6 +30,7 @@ from lkbench.errors import ConfigError, DataError
 
 from ..distributed import RunContext
 from ..images import TrainDataConfig, TrainImages
+from ..ema import update_ema
 from ..loop import LoopConfig, Trainer
 from .config import L2MConfig
 from .losses import (d_adversarial_loss, g_adversarial_loss, l1, orthogonality_loss,
@@ -239,7 +240,7 @@ class L2MTrainer(Trainer):
         out.update(loss_g=adv.detach(), style=sty.detach(), cycle=cyc.detach(),
                    perceptual=per.detach(), ort=ort.detach())
         if self.G_ema is not None:
-            self._update_ema(opt.ema_decay)
+            update_ema(self.G_ema, self.G, opt.ema_decay)
         return out
 
     def samples(self, n: int) -> tuple[Tensor, Tensor]:
@@ -260,10 +261,3 @@ class L2MTrainer(Trainer):
             g.train(was_training)
         both = torch.cat([images[:m], edits.clamp(-1, 1)]).float().cpu()
         return both, torch.zeros(both.shape[0], 0, 2)
-
-    @torch.no_grad()
-    def _update_ema(self, decay: float) -> None:
-        for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
-            pe.lerp_(p, 1 - decay)
-        for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
-            be.copy_(b)

@@ -17,6 +17,7 @@ from lkbench.models import Latents
 
 from ..distributed import RunContext
 from ..images import TrainDataConfig
+from ..ema import update_ema
 from ..loop import LoopConfig, Trainer
 from .config import LKGConfig
 from .losses import PENALTIES, d_logistic_loss, g_nonsaturating_loss
@@ -161,7 +162,7 @@ class LKGTrainer(Trainer):
         ctx.average_buffers(self.G)
         out["loss_g"] = loss_g.detach()
         if self.G_ema is not None:
-            self._update_ema(opt.ema_decay)
+            update_ema(self.G_ema, self.G, opt.ema_decay)
         return out
 
     def samples(self, n: int) -> tuple[Tensor, Tensor]:
@@ -191,10 +192,3 @@ class LKGTrainer(Trainer):
     def _noise(self, b: int, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
         return tuple(torch.randn(b, self.cfg.model.noise_dim, generator=gen,
                                  device=self.ctx.device) for _ in range(3))
-
-    @torch.no_grad()
-    def _update_ema(self, decay: float) -> None:
-        for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
-            pe.lerp_(p, 1 - decay)
-        for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
-            be.copy_(b)
