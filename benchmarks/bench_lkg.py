@@ -36,6 +36,11 @@ from lkbench.trainers.loop import step_generator
 VARIANTS = (("factorised", True), ("factorised", False), ("literal", True), ("literal", False))
 """(cond_impl, subnormal_guard); the last one is the reference of the ratios."""
 
+
+def variant_name(variant: tuple[str, bool]) -> str:
+    """``factorised+guard``, ``literal``, ...: how ``--variants`` names a variant."""
+    return variant[0] + ("+guard" if variant[1] else "")
+
 CONFIGS = {
     # name: (preset, overrides, batch)
     "smoke": ("smoke", (), 4),
@@ -127,9 +132,8 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per variant")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--variants", nargs="+", default=[f"{i}{'+guard' if g else ''}"
-                                                          for i, g in VARIANTS],
-                        choices=[f"{i}{'+guard' if g else ''}" for i, g in VARIANTS],
+    names = [variant_name(v) for v in VARIANTS]
+    parser.add_argument("--variants", nargs="+", default=names, choices=names,
                         help="conditioning variants to time (default: all four)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--json", action="store_true", help="also print the raw times as JSON")
@@ -143,8 +147,7 @@ def main() -> None:
     raw = {}
     for device in devices:
         for config in args.configs:
-            variants = tuple(v for v in VARIANTS
-                             if f"{v[0]}{'+guard' if v[1] else ''}" in args.variants)
+            variants = tuple(v for v in VARIANTS if variant_name(v) in args.variants)
             times = time_config(config, args.repeats, device, variants)
             memory = None
             if device == "cpu" and not args.no_memory:

@@ -28,13 +28,13 @@ from lkbench.data import get_dataset
 
 from ..distributed import RunContext
 from ..loop import Trainer
+from .augment import random_similarity, warp_images, warp_keypoints
 from .config import KGConfig, KGRunConfig
 from .data import PairImages
 from .losses import ImagePool, lsgan, lsgan_d
 from .model import MODEL_NAME, KeypointGAN, model_config_dict
 from .networks import MultiScaleDiscriminator, init_weights
 from .perceptual import PerceptualLoss
-from .augment import random_similarity, warp_images, warp_keypoints
 from .tps import TPSParams, random_tps
 
 
