@@ -77,6 +77,11 @@ class KGLossConfig:
         vgg_relu: compare ReLU'd VGG features (default) or [KG]'s linear stacks (``false``).
         perceptual_weight: weight of the perceptual term (``lambda_A`` = 10).
         adv_weight: weight of each generator-side LSGAN term (``lambda_gan_A`` = 10).
+        pose_adv_warmup: main steps over which the pose adversary's generator-side weight ramps
+            linearly from 0 to ``adv_weight`` (0 = full weight from the first main step, [KG]).
+            An lkbench addition [L]: with a strong pose discriminator from the start, Φ settles
+            on one plausible skeleton before Ψ learns to read it, and no reconstruction gradient
+            reaches Φ again; the ramp lets the bottleneck auto-encoder form first.
         cycle_weight: weight of the skeleton-cycle L1 term of the variants with a second cycle.
         regressor_prior_weight: η fine-tuning: weight of ``MSE(η(β(p̄)), p̄)`` (0.9); the
             re-rendering term ``MSE(β(η(Φ(x))), Φ(x))`` gets ``1 −`` this.
@@ -88,6 +93,7 @@ class KGLossConfig:
     vgg_relu: bool = True
     perceptual_weight: float = 10.0
     adv_weight: float = 10.0
+    pose_adv_warmup: int = 0
     cycle_weight: float = 10.0
     regressor_prior_weight: float = 0.9
     norm_momentum: float = 0.99
@@ -96,6 +102,8 @@ class KGLossConfig:
         for name in ("perceptual_weight", "adv_weight", "cycle_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"loss.{name} must be >= 0, got {getattr(self, name)}")
+        if self.pose_adv_warmup < 0:
+            raise ValueError(f"loss.pose_adv_warmup must be >= 0, got {self.pose_adv_warmup}")
         if not 0 <= self.regressor_prior_weight <= 1:
             raise ValueError("loss.regressor_prior_weight must be in [0, 1]")
         if not 0 <= self.norm_momentum < 1:

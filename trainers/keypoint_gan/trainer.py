@@ -3,7 +3,8 @@
 Steps ``0 … optim.regressor_pretrain_steps − 1`` pre-train η alone on rendered prior poses
 (``MSE(η(β(p̄)), p̄)``). Every later step does, in [KG]'s order:
 
-1. Φ+Ψ: ``w_perc·Γ(Ψ(pose(x), x′), x) + w_adv·LSGAN(D(Φ(x)), 1)`` where ``pose(x)`` is
+1. Φ+Ψ: ``w_perc·Γ(Ψ(pose(x), x′), x) + w_adv·LSGAN(D(Φ(x)), 1)`` (``w_adv`` ramped in over
+   ``loss.pose_adv_warmup`` main steps when that is set) where ``pose(x)`` is
    ``β(η(Φ(x)))`` with the bottleneck and ``Φ(x)`` without (η frozen, gradients flow through
    it); variants with a second cycle add ``w_cyc·L1(pose(Ψ(β(p̄), x′)), β(p̄))`` and
    ``w_adv·LSGAN(D_img(Ψ(β(p̄), x′)), 1)``;
@@ -142,7 +143,7 @@ class KGTrainer(Trainer):
             app = warp_images(app, random_similarity(len(app), aug, gen, app.device))
         if warp_app:
             app = random_tps(app, gen, self.tps)
-        return self._main_step(x, app, prior, gen)
+        return self._main_step(x, app, prior, gen, step)
 
     def samples(self, n: int) -> tuple[Tensor, Tensor]:
         """Four blocks of ``n``: inputs x, raw Φ(x), decoded skeleton, reconstruction x̂ —
@@ -199,8 +200,16 @@ class KGTrainer(Trainer):
         self._optimise(self.opt_R, loss.float(), reg)
         return loss.detach()
 
+    def pose_adv_weight(self, step: int) -> float:
+        """The pose adversary's generator-side weight at ``step`` (see ``loss.pose_adv_warmup``)."""
+        lc = self.cfg.loss
+        main_step = step - self.cfg.optim.regressor_pretrain_steps
+        if lc.pose_adv_warmup <= 0:
+            return lc.adv_weight
+        return lc.adv_weight * min(1.0, (main_step + 1) / lc.pose_adv_warmup)
+
     def _main_step(self, x: Tensor, app: Tensor, prior: Tensor,
-                   gen: torch.Generator) -> dict[str, Tensor]:
+                   gen: torch.Generator, step: int) -> dict[str, Tensor]:
         lc, v, ctx = self.cfg.loss, self.variant, self.ctx
         m = self.G
         cond = app if v.conditional else None
@@ -217,7 +226,7 @@ class KGTrainer(Trainer):
             x_hat = m.generator(pose, cond)
             l_perc = self.perceptual(x_hat, x)
             l_adv = lsgan(self.D(raw), 1.0)
-            total = lc.perceptual_weight * l_perc + lc.adv_weight * l_adv
+            total = lc.perceptual_weight * l_perc + self.pose_adv_weight(step) * l_adv
             if v.second_cycle:
                 y_hat = m.generator(skel_prior, cond)
                 _, y_pose = m.pose_image(y_hat)

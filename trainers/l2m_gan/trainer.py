@@ -45,6 +45,11 @@ class L2MLossConfig:
 
     Attributes:
         adv, r1, cycle, style, perceptual, ort: term weights.
+        rec: weight of the self-reconstruction term ``‖G(x, E_y(x)) − x‖₁`` (an lkbench
+            addition [L], not in [P]/[L2Mu]; 0 = off, the paper presets). The cycle term only
+            asks that the *edit* be invertible, so a short run can hide the source in a noisy
+            edit; this term asks G to reproduce x from its own code, which is what keeps the
+            unedited parts (and the keypoints) of a short CPU run in place.
         ort_form: ``cosine`` (absolute cosine, lkbench default) or ``elementwise``
             (``mean|a ⊙ b|``, [L2Mu] parity).
         perceptual_net: Ψ: ``resnet18`` (ImageNet weights from ``perceptual_weights``),
@@ -59,12 +64,13 @@ class L2MLossConfig:
     style: float = 2.0
     perceptual: float = 2.0
     ort: float = 1.0
+    rec: float = 0.0
     ort_form: Literal["cosine", "elementwise"] = "cosine"
     perceptual_net: Literal["auto", "resnet18", "tiny_random"] = "auto"
     perceptual_weights: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("adv", "r1", "cycle", "style", "perceptual", "ort"):
+        for name in ("adv", "r1", "cycle", "style", "perceptual", "ort", "rec"):
             if getattr(self, name) < 0:
                 raise ValueError(f"loss.{name} must be >= 0, got {getattr(self, name)}")
         if self.perceptual_net == "auto":
@@ -233,6 +239,11 @@ class L2MTrainer(Trainer):
         ort = orthogonality_loss(split.relevant.float(), split.transformed.float(),
                                  split.irrelevant.float(), w.ort_form)
         total_g = w.adv * adv + w.style * sty + w.cycle * cyc + w.perceptual * per + w.ort * ort
+        if w.rec > 0:
+            with ctx.autocast():
+                rec = l1(self.G.generator(real, split.code).float(), real)
+            total_g = total_g + w.rec * rec
+            out["rec"] = rec.detach()
         self.opt_G.zero_grad(set_to_none=True)
         total_g.backward()
         ctx.average_gradients(self.G)

@@ -192,3 +192,17 @@ def test_lkbench_train_explains_missing_vgg_weights_and_bad_variants(tmp_path):
                                    "--variant", "cyclegann", "--out", str(tmp_path / "c")])
     assert res.exit_code == 2 and "'cyclegan'" in res.output, res.output
     assert not (tmp_path / "a" / "ckpt").exists()
+
+
+def test_pose_adversary_ramps_in_over_the_warmup_then_stays_at_its_weight():
+    cfg = resolve(KGRunConfig, preset="smoke", overrides=[
+        *SMALL, "optim.regressor_pretrain_steps=10", "loss.adv_weight=4",
+        "loss.pose_adv_warmup=4"])
+    trainer = KGTrainer(cfg, RunContext(torch.device("cpu")))
+    # main steps 0..3 (global steps 10..13) get 1/4 … 4/4 of the weight, then all of it
+    assert [trainer.pose_adv_weight(s) for s in range(10, 16)] == [1, 2, 3, 4, 4, 4]
+    off = KGTrainer(resolve(KGRunConfig, preset="smoke", overrides=[*SMALL, "loss.adv_weight=4"]),
+                    RunContext(torch.device("cpu")))
+    assert off.pose_adv_weight(2) == 4
+    with pytest.raises(ValueError, match="pose_adv_warmup"):
+        resolve(KGRunConfig, preset="smoke", overrides=["loss.pose_adv_warmup=-1"])

@@ -64,6 +64,19 @@ def test_one_step_changes_every_network_and_losses_are_finite():
     assert not any(p.requires_grad for p in trainer.psi.parameters())
 
 
+def test_self_reconstruction_term_is_the_l1_of_g_on_its_own_code():
+    trainer = L2MTrainer(smoke_config("loss.rec=3"), RunContext.create("cpu", amp=False))
+    real = get_dataset("synthetic", split="train", image_size=32, size=8).batch(range(4)).images
+    y = torch.tensor([0, 1, 1, 0])
+    with torch.no_grad():      # G before the step: the D step does not touch it
+        code = trainer.G.style(real, y)
+        expected = (trainer.G.generator(real, code) - real).abs().mean()
+    losses = trainer.step(real, y, step=0)
+    assert torch.allclose(losses["rec"], expected, atol=1e-6)
+    with pytest.raises(ValueError, match="loss.rec"):
+        smoke_config("loss.rec=-1")
+
+
 def test_smoke_run_checkpoint_rebuilds_the_editor_and_resumes(tmp_path):
     cfg = smoke_config()
     out = tmp_path / "run"
