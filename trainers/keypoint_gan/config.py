@@ -33,6 +33,10 @@ class KGConfig:
         d_ndf: first-layer width of each pose-discriminator scale (64 in [KG]).
         d_layers: ``n_layers`` of each PatchGAN scale (3 in [KG]).
         d_scales: number of discriminator scales 1, ½, ¼, … (3 in [KG]).
+        d_batch_std: give the pose discriminator an extra input channel, the per-pixel
+            standard deviation of its batch (:func:`.networks.batch_std_map`), so a pose encoder
+            that emits one skeleton for every image is told apart from the prior. An lkbench
+            addition [L], off in [KG]'s settings; it adds ``d_ndf·16`` weights per scale.
         variant: the ablation row; decides whether Ψ is conditional (see :mod:`.variants`).
     """
     image_size: int = 128
@@ -43,6 +47,7 @@ class KGConfig:
     d_ndf: int = 64
     d_layers: int = 3
     d_scales: int = 3
+    d_batch_std: bool = False
     variant: Variant = "full"
 
     def __post_init__(self) -> None:

@@ -170,15 +170,29 @@ class NLayerDiscriminator(nn.Module):
         return self.net(x)
 
 
+def batch_std_map(x: Tensor) -> Tensor:
+    """Per-pixel standard deviation across the batch, averaged over channels: ``[B,C,H,W]`` →
+    ``[B,1,H,W]`` (the same map for every sample). A minibatch-statistics channel in the spirit
+    of StyleGAN's minibatch-stddev layer: it lets the pose discriminator see that a batch of
+    skeletons does not vary as the prior's do."""
+    std = x.float().std(0, unbiased=False, keepdim=True).mean(1, keepdim=True)
+    return std.to(x.dtype).expand(x.shape[0], -1, -1, -1)
+
+
 class MultiScaleDiscriminator(nn.Module):
     """``scales`` PatchGANs applied at 1, ½, ¼, … (bilinear resize); returns one map per scale."""
 
-    def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3, scales: int = 3):
+    def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3, scales: int = 3,
+                 batch_std: bool = False):
         super().__init__()
-        self.scales = nn.ModuleList(NLayerDiscriminator(in_channels, ndf, n_layers)
+        self.batch_std = batch_std
+        extra = 1 if batch_std else 0
+        self.scales = nn.ModuleList(NLayerDiscriminator(in_channels + extra, ndf, n_layers)
                                     for _ in range(scales))
 
     def forward(self, x: Tensor) -> list[Tensor]:
+        if self.batch_std:
+            x = torch.cat([x, batch_std_map(x)], 1)
         out = []
         for i, d in enumerate(self.scales):
             xi = x if i == 0 else F.interpolate(x, scale_factor=0.5 ** i, mode="bilinear",

@@ -62,7 +62,7 @@ class KGTrainer(Trainer):
         mc, opt = self.model_cfg, cfg.optim
         self.G = ctx.prepare(KeypointGAN(mc))
         self.variant = self.G.variant
-        self.D = ctx.prepare(self._discriminator(1))
+        self.D = ctx.prepare(self._discriminator(1, mc.d_batch_std))
         self.D_img = ctx.prepare(self._discriminator(3)) if self.variant.second_cycle else None
         r = mc.image_size
         self.pool = ImagePool(opt.pool_size, (1, r, r)).to(ctx.device)
@@ -78,9 +78,9 @@ class KGTrainer(Trainer):
         self.tps = TPSParams(grid=cfg.data.tps_grid)
         self._fixed_cache: "tuple[Tensor, Tensor] | None" = None
 
-    def _discriminator(self, channels: int) -> nn.Module:
+    def _discriminator(self, channels: int, batch_std: bool = False) -> nn.Module:
         mc = self.model_cfg
-        d = MultiScaleDiscriminator(channels, mc.d_ndf, mc.d_layers, mc.d_scales)
+        d = MultiScaleDiscriminator(channels, mc.d_ndf, mc.d_layers, mc.d_scales, batch_std)
         init_weights(d)
         return d
 

@@ -7,8 +7,8 @@ from lkbench.config import resolve
 from lkbench.data import get_dataset
 from lkbench.trainers.keypoint_gan import KGRunConfig, KeypointGAN
 from lkbench.trainers.keypoint_gan.networks import (CondGenerator, MultiScaleDiscriminator,
-                                                    PoseEncoder, Regressor, num_params,
-                                                    soft_argmax)
+                                                    PoseEncoder, Regressor, batch_std_map,
+                                                    num_params, soft_argmax)
 from lkbench.trainers.keypoint_gan.trainer import resolved_model_config
 
 
@@ -82,3 +82,26 @@ def test_regressor_pretraining_recovers_prior_poses_far_better_than_chance():
     err = (pred - held_out).norm(dim=-1).mean()
     chance = (train.mean(0) - held_out).norm(dim=-1).mean()    # the best constant pose
     assert err < 0.5 * chance, (float(err), float(chance))
+
+
+def test_batch_std_channel_is_the_per_pixel_spread_of_the_batch():
+    a, b = torch.rand(1, 2, 8, 8), torch.rand(1, 2, 8, 8)
+    got = batch_std_map(torch.cat([a, b]))
+    # two samples: the population std is half their distance, then the channel mean
+    want = ((a - b).abs() / 2).mean(1, keepdim=True)
+    assert got.shape == (2, 1, 8, 8)
+    assert torch.allclose(got[0], want[0], atol=1e-6) and torch.equal(got[0], got[1])
+    assert torch.count_nonzero(batch_std_map(a.expand(4, -1, -1, -1))) == 0
+
+
+def test_the_batch_std_discriminator_tells_a_constant_batch_from_a_varied_one():
+    plain = MultiScaleDiscriminator(1, 8, 2, 2)
+    with_std = MultiScaleDiscriminator(1, 8, 2, 2, batch_std=True)
+    # one more input channel per scale: ndf · 4 · 4 weights each
+    extra = sum(p.numel() for p in with_std.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra == 2 * 8 * 16
+    varied = torch.rand(4, 1, 32, 32)
+    same = varied[:1].expand(4, -1, -1, -1)
+    # the first sample is the same image in both batches; only the batch around it differs
+    assert not torch.allclose(with_std(varied)[0][0], with_std(same)[0][0])
+    assert torch.allclose(plain(varied)[0][0], plain(same)[0][0])
