@@ -63,6 +63,13 @@ class EditEvalConfig:
         num_images: how many (the first ones of ``split``).
         batch_size: images per forward pass.
         alpha: edit strength α (1 = the trained edit, 0 = no change).
+        control: also measure the editor at α = 0, its re-synthesis of the source without an
+            edit; the references then carry ``control_attribute_accuracy``,
+            ``control_keypoint_displacement`` and ``control_image_distance``. The part of an
+            edit's accuracy that the control reaches too comes from re-synthesis, not from the
+            edit: images a generator merely degrades pull a weak classifier towards chance,
+            which beats the identity edit's accuracy whenever the classifier is right on the
+            sources. Skipped for the identity edit (its control is itself).
         grid_images: rows of ``edit_grid.png``.
         seed: root seed of the judges' initialisation and data order.
         device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``.
@@ -85,6 +92,7 @@ class EditEvalConfig:
     num_images: int = 500
     batch_size: int = 100
     alpha: float = 1.0
+    control: bool = True
     grid_images: int = 8
     seed: int = 0
     device: str = "auto"
@@ -256,7 +264,8 @@ def run_edit_eval(cfg: EditEvalConfig, *, attribute: str, checkpoint: "PathLike 
     n = min(cfg.num_images, len(ds))
     say(f"editing {n} {ds.name}/{ds.split} images ({attribute}, α = {cfg.alpha:g}) with {label}")
 
-    parts, grid_rows = [], None
+    control = cfg.control and not isinstance(editor, IdentityEditor)
+    parts, controls, grid_rows = [], [], None
     for start in range(0, n, cfg.batch_size):
         idx = range(start, min(start + cfg.batch_size, n))
         batch = ds.batch(idx)
@@ -268,6 +277,12 @@ def run_edit_eval(cfg: EditEvalConfig, *, attribute: str, checkpoint: "PathLike 
         m = EditMeasurements.measure(src, edits, labels.to(device), batch.keypoints.to(device),
                                      ds.meta, judge[0].predict, det[0].predict, cf)
         parts.append(m)
+        if control:
+            with torch.no_grad():
+                again = editor.edit(src, labels.long().to(device), alpha=0.0).clamp(-1, 1)
+            controls.append(EditMeasurements.measure(
+                src, again, labels.to(device), batch.keypoints.to(device), ds.meta,
+                judge[0].predict, det[0].predict))
         if fid is not None:
             fid.add_edits(edits, (~labels.bool()).long())
         if grid_rows is None:
@@ -275,6 +290,10 @@ def run_edit_eval(cfg: EditEvalConfig, *, attribute: str, checkpoint: "PathLike 
                          None if cf is None else det[0].predict(cf))
     meas = EditMeasurements.concat(parts)
     summary, refs = meas.summary(), meas.references()
+    if controls:
+        ctrl = EditMeasurements.concat(controls).summary()
+        refs.update({f"control_{name}": ctrl[name][0] for name in
+                     ("attribute_accuracy", "keypoint_displacement", "image_distance")})
     fid_extra: dict[str, Any] = {}
     if fid is not None:
         real = _dataset(cfg, trained, cfg.classifier_split, size)

@@ -167,6 +167,18 @@ def test_edit_eval_cli_identity_and_checkpoint(tmp_path):
     records = RecordStore(tmp_path / "res" / "editing.jsonl").read(strict=True)
     assert len(records) == 10 and records[-1].model == "l2m-gan"
     assert records[-1].checkpoint_sha256 is not None
+    # the α = 0 control in the references is what a separate α = 0 run measures
+    refs = records[-1].extra["references"]
+    assert "control_attribute_accuracy" not in records[0].extra["references"]   # identity
+    res = run.invoke(cli, ["edit-eval", "--checkpoint", str(ckpt), "--attribute", "smiling",
+                           "--preset", "smoke", "--results", str(tmp_path / "res"), "--set",
+                           "alpha=0", "--set", "control=false", "--out", str(tmp_path / "a0"),
+                           "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    at0 = json.loads((tmp_path / "a0" / "metrics.json").read_text())
+    assert "control_attribute_accuracy" not in at0["references"]
+    for name in ("attribute_accuracy", "keypoint_displacement", "image_distance"):
+        assert refs[f"control_{name}"] == pytest.approx(at0["metrics"][name]["value"], abs=1e-6)
     # errors: an editor trained on another attribute, neither/both editors, a non-editor
     res = run.invoke(cli, ["edit-eval", "--checkpoint", str(ckpt), "--attribute", "hair",
                            "--preset", "smoke", "--results", str(tmp_path / "res")])
