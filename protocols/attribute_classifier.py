@@ -6,10 +6,16 @@ trains its own on the dataset's labels (:func:`train_classifier`), saves it as a
 checkpoint (model ``attribute-classifier``) and reuses it; a user's own saved classifier loads the
 same way (:func:`load_classifier`).
 
-Architecture (lkbench's): four 3×3 convolutions with stride 2 (widths ``widths``, batch norm,
-leaky ReLU), global average pooling and one linear logit. Images are float32 ``[N,3,R,R]`` in
-[-1, 1], resized (bilinear, antialiased) to ``image_size`` first; the logit is for "attribute
-present".
+Architecture (lkbench's): four 3×3 convolutions (widths ``widths``, batch norm, leaky ReLU; the
+first with stride ``first_stride``, the others 2), global average pooling and one linear logit.
+The default keeps full resolution in the first layer and is wide (32–128): ``smiling`` on the
+synthetic faces moves the mouth centre by under a pixel at 32 px, and the earlier judge (stride 2
+throughout, widths 16–64, 12 000 samples) scored 0.58 on real test faces, so an editor that only
+blurred its sources already beat the identity edit. The default one, trained on ``edit-eval``'s
+120 000 samples, scores 0.83 on the synthetic test faces at 32 px (0.77 with 60 000).
+
+Images are float32 ``[N,3,R,R]`` in [-1, 1], resized (bilinear, antialiased) to ``image_size``
+first; the logit is for "attribute present".
 """
 from __future__ import annotations
 
@@ -38,21 +44,27 @@ class AttributeClassifier(nn.Module):
     Args:
         attribute: the attribute's name (kept in the config, checked on reuse).
         image_size: side the network sees; other inputs are resized to it.
-        widths: channels of the stride-2 convolutions.
+        widths: channels of the convolutions.
+        first_stride: stride of the first convolution (1 or 2; the others have stride 2).
     """
 
     def __init__(self, attribute: str, image_size: int, widths: "tuple[int, ...] | list[int]"
-                 = (16, 32, 64, 64)):
+                 = (32, 64, 128, 128), first_stride: int = 1):
         super().__init__()
         if image_size < 8 or not widths or any(w < 1 for w in widths):
             raise ConfigError(f"attribute classifier needs image_size >= 8 and positive widths, "
                               f"got {image_size} and {list(widths)}")
+        if first_stride not in (1, 2):
+            raise ConfigError(f"attribute classifier first_stride must be 1 or 2, got "
+                              f"{first_stride}")
         self.attribute, self.image_size, self.widths = str(attribute), int(image_size), \
             tuple(int(w) for w in widths)
+        self.first_stride = int(first_stride)
         layers: list[nn.Module] = []
         c_in = 3
-        for w in self.widths:
-            layers += [nn.Conv2d(c_in, w, 3, 2, 1), nn.BatchNorm2d(w), nn.LeakyReLU(0.2)]
+        for i, w in enumerate(self.widths):
+            stride = self.first_stride if i == 0 else 2
+            layers += [nn.Conv2d(c_in, w, 3, stride, 1), nn.BatchNorm2d(w), nn.LeakyReLU(0.2)]
             c_in = w
         self.features = nn.Sequential(*layers)
         self.logit = nn.Linear(c_in, 1)
@@ -60,7 +72,7 @@ class AttributeClassifier(nn.Module):
     @property
     def config(self) -> dict[str, Any]:
         return {"attribute": self.attribute, "image_size": self.image_size,
-                "widths": list(self.widths)}
+                "widths": list(self.widths), "first_stride": self.first_stride}
 
     def forward(self, images: Tensor) -> Tensor:
         h = self.features(resize_images(images, self.image_size))
@@ -76,6 +88,8 @@ class AttributeClassifier(nn.Module):
 def classifier_from_config(config: dict[str, Any]) -> AttributeClassifier:
     """The ``MODELS`` factory."""
     cfg = dict(config)
+    cfg.setdefault("first_stride", 2)       # classifiers saved before the option had stride 2
+    cfg.setdefault("widths", (16, 32, 64, 64))
     return AttributeClassifier(cfg.pop("attribute"), cfg.pop("image_size"), **cfg)
 
 

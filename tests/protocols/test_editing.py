@@ -9,8 +9,9 @@ from click.testing import CliRunner
 
 from lkbench.cli import cli
 from lkbench.data import FACE_LANDMARKS, get_dataset
-from lkbench.errors import CheckpointError, DataError
-from lkbench.protocols.attribute_classifier import (AttributeClassifier, load_classifier,
+from lkbench.errors import CheckpointError, ConfigError, DataError
+from lkbench.protocols.attribute_classifier import (AttributeClassifier,
+                                                    classifier_from_config, load_classifier,
                                                     save_classifier)
 from lkbench.protocols.editing import (EditMeasurements, IdentityEditor, attribute_hits,
                                        image_distance, interocular, keypoint_distance)
@@ -130,6 +131,21 @@ def test_classifier_save_load_and_wrong_attribute(tmp_path):
     assert model.predict(torch.rand(2, 3, 64, 64)).shape == (2,)      # resized to 32
     with pytest.raises(CheckpointError, match="classifies 'smiling', not 'hair'"):
         load_classifier(path, "hair")
+
+
+def test_classifiers_saved_before_first_stride_rebuild_with_stride_two():
+    torch.manual_seed(0)
+    legacy = AttributeClassifier("smiling", 32, (16, 32, 64, 64), first_stride=2).eval()
+    # the config such a classifier was saved with had no first_stride (conv weights have the
+    # same shapes at either stride, so a wrong default would load silently)
+    rebuilt = classifier_from_config({"attribute": "smiling", "image_size": 32,
+                                      "widths": [16, 32, 64, 64]})
+    rebuilt.load_state_dict(legacy.state_dict())
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.equal(rebuilt.eval().predict(x), legacy.predict(x))
+    assert AttributeClassifier("smiling", 32).first_stride == 1
+    with pytest.raises(ConfigError, match="first_stride"):
+        AttributeClassifier("smiling", 32, first_stride=3)
 
 
 def test_edit_eval_cli_identity_and_checkpoint(tmp_path):
