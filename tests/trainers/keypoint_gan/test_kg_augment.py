@@ -72,7 +72,8 @@ def test_training_draws_independent_transforms_for_target_appearance_and_prior(m
     batch = KGTrainer.training_data(cfg, False).batch(0)
     seen = {}
     monkeypatch.setattr(trainer, "_main_step",
-                        lambda x, app, prior, gen, step: seen.update(x=x, app=app, prior=prior) or {})
+                        lambda x, app, prior, gen, step:
+                        seen.update(x=x, app=app, prior=prior) or {})
     trainer.train_step(batch, step_generator(0, 0, 0, torch.device("cpu")), 0)
     assert not torch.equal(seen["x"], batch["image"])
     assert not torch.equal(seen["app"], batch["appearance"])

@@ -98,7 +98,9 @@ def test_the_batch_std_discriminator_tells_a_constant_batch_from_a_varied_one():
     plain = MultiScaleDiscriminator(1, 8, 2, 2)
     with_std = MultiScaleDiscriminator(1, 8, 2, 2, batch_std=True)
     # one more input channel per scale: ndf · 4 · 4 weights each
-    extra = sum(p.numel() for p in with_std.parameters()) - sum(p.numel() for p in plain.parameters())
+    def count(d):
+        return sum(p.numel() for p in d.parameters())
+    extra = count(with_std) - count(plain)
     assert extra == 2 * 8 * 16
     varied = torch.rand(4, 1, 32, 32)
     same = varied[:1].expand(4, -1, -1, -1)
