@@ -48,8 +48,9 @@ class L2MLossConfig:
         rec: weight of the self-reconstruction term ``‖G(x, E_y(x)) − x‖₁`` (an lkbench
             addition [L], not in [P]/[L2Mu]; 0 = off, the paper presets). The cycle term only
             asks that the *edit* be invertible, so a short run can hide the source in a noisy
-            edit; this term asks G to reproduce x from its own code, which is what keeps the
-            unedited parts (and the keypoints) of a short CPU run in place.
+            edit; this term asks G to reproduce x from its own code. On the synthetic demo it
+            lowered the edits' keypoint displacement from 0.13 to 0.10 inter-ocular distances
+            (weight 5, style size 64, 6 000 steps); it does not make the edit itself work.
         ort_form: ``cosine`` (absolute cosine, lkbench default) or ``elementwise``
             (``mean|a ⊙ b|``, [L2Mu] parity).
         perceptual_net: Ψ: ``resnet18`` (ImageNet weights from ``perceptual_weights``),
