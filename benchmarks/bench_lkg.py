@@ -41,6 +41,7 @@ def variant_name(variant: tuple[str, bool]) -> str:
     """``factorised+guard``, ``literal``, ...: how ``--variants`` names a variant."""
     return variant[0] + ("+guard" if variant[1] else "")
 
+
 CONFIGS = {
     # name: (preset, overrides, batch)
     "smoke": ("smoke", (), 4),
