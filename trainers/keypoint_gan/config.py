@@ -117,7 +117,7 @@ class KGLossConfig:
 
 @dataclass(frozen=True)
 class KGOptimConfig:
-    """Optimisation (spec §2.8): three Adams (Φ+Ψ, D, η), constant learning rate.
+    """Optimisation (spec §2.8): three Adams (Φ+Ψ, D, η), constant learning rate by default.
 
     Attributes:
         lr: learning rate of the Φ+Ψ and discriminator optimisers.
@@ -128,6 +128,10 @@ class KGOptimConfig:
             (``MSE(η(β(p̄)), p̄)``); they count towards ``loop.steps``.
         finetune_regressor: keep training η during the main phase (``finetune_regressor``).
         pool_size: history pool of discriminator fakes (CycleGAN image pool; 0 = off).
+        lr_decay_steps: the last N steps of the run (``loop.steps``) decay all three learning
+            rates linearly towards 0 (the ``niter_decay`` schedule of the pix2pix/CycleGAN code
+            [KG] is built on; [KG] itself keeps them constant, the default 0). Must lie within
+            the main phase. Raising ``loop.steps`` on ``--resume`` moves the decay with it.
     """
     lr: float = 2e-4
     lr_regressor: float = 2e-4
@@ -136,13 +140,24 @@ class KGOptimConfig:
     regressor_pretrain_steps: int = 2000
     finetune_regressor: bool = True
     pool_size: int = 50
+    lr_decay_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.lr_regressor <= 0:
             raise ValueError("optim.lr and optim.lr_regressor must be > 0")
-        if self.grad_clip < 0 or self.regressor_pretrain_steps < 0 or self.pool_size < 0:
-            raise ValueError("optim.grad_clip, optim.regressor_pretrain_steps and "
-                             "optim.pool_size must be >= 0")
+        if min(self.grad_clip, self.regressor_pretrain_steps, self.pool_size,
+               self.lr_decay_steps) < 0:
+            raise ValueError("optim.grad_clip, optim.regressor_pretrain_steps, "
+                             "optim.pool_size and optim.lr_decay_steps must be >= 0")
+
+    def lr_factor(self, step: int, total_steps: int) -> float:
+        """Multiplier of every learning rate at 0-based ``step`` of a ``total_steps`` run:
+        1 until the last ``lr_decay_steps`` steps, then ``(total_steps − step) /
+        (lr_decay_steps + 1)`` — linear, never reaching 0 within the run."""
+        start = total_steps - self.lr_decay_steps
+        if self.lr_decay_steps == 0 or step < start:
+            return 1.0
+        return (total_steps - step) / (self.lr_decay_steps + 1)
 
 
 @dataclass(frozen=True)
@@ -201,3 +216,10 @@ class KGRunConfig:
     optim: KGOptimConfig = field(default_factory=KGOptimConfig)
     loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=200_000, batch_size=16))
     data: KGDataConfig = field(default_factory=KGDataConfig)
+
+    def __post_init__(self) -> None:
+        main_steps = self.loop.steps - self.optim.regressor_pretrain_steps
+        if self.optim.lr_decay_steps > max(main_steps, 0):
+            raise ValueError(f"optim.lr_decay_steps = {self.optim.lr_decay_steps} is longer "
+                             f"than the main phase ({main_steps} steps: loop.steps minus "
+                             "optim.regressor_pretrain_steps); lower it or raise loop.steps")

@@ -129,6 +129,7 @@ class KGTrainer(Trainer):
         """One step on ``batch`` (``image``, optional ``appearance``, ``prior``; see
         :mod:`.data`); returns detached scalar losses."""
         aug = self.cfg.data.augment
+        self._set_lr(step)
         prior = batch["prior"]
         if aug.enabled:
             prior = warp_keypoints(prior, random_similarity(len(prior), aug, gen, prior.device))
@@ -178,6 +179,16 @@ class KGTrainer(Trainer):
                 "kp_mean": [[round(float(v), 4) for v in p] for p in kp.mean(0)]}
 
     # -- the step -----------------------------------------------------------------------
+    def _set_lr(self, step: int) -> None:
+        """Learning rates at ``step`` (``optim.lr_decay_steps``); a function of the step
+        alone, so a resumed run follows the same schedule."""
+        opt = self.cfg.optim
+        factor = opt.lr_factor(step, self.cfg.loop.steps)
+        for o, base in ((self.opt_G, opt.lr), (self.opt_D, opt.lr),
+                        (self.opt_R, opt.lr_regressor)):
+            for group in o.param_groups:
+                group["lr"] = base * factor
+
     def _optimise(self, opt: torch.optim.Optimizer, loss: Tensor, *mods: nn.Module) -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -50,6 +50,11 @@ def g_adversarial_loss(fake_logits: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
+def d_mismatch_loss(wrong_logits: Tensor) -> Tensor:
+    """Discriminator BCE on real images under the *other* domain's head: → 0."""
+    return F.binary_cross_entropy_with_logits(wrong_logits, torch.zeros_like(wrong_logits))
+
+
 def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
     """``½·E‖∇_x D_y(x)‖²`` on real images (``real`` must require grad)."""
     (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)

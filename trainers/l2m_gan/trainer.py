@@ -6,7 +6,7 @@ image is translated to the other domain ``ỹ = 1 − y``.
 One step:
 
 * D step: ``BCE(D_y(x), 1) + BCE(D_ỹ(x̃), 0)`` with ``x̃ = G(x, s̃)`` made without gradients,
-  plus ``w_r1 · ½‖∇_x D_y(x)‖²`` (every ``optim.r1_every`` steps, scaled by that interval).
+  optionally ``w_mis·BCE(D_ỹ(x), 0)`` (real images under the other domain's head), plus ``w_r1 · ½‖∇_x D_y(x)‖²`` (every ``optim.r1_every`` steps, scaled by that interval).
 * G step (generator, style encoder and manipulator together), with
   ``s = E_y(x)``, ``s_irr = M(s)``, ``s_rel = s − s_irr``, ``s̃_rel = T_ỹ(s_rel)``,
   ``s̃ = s_irr + s̃_rel``, ``x̃ = G(x, s̃)``::
@@ -33,8 +33,8 @@ from ..images import TrainDataConfig, TrainImages
 from ..ema import update_ema
 from ..loop import LoopConfig, Trainer
 from .config import L2MConfig
-from .losses import (d_adversarial_loss, g_adversarial_loss, l1, orthogonality_loss,
-                     r1_penalty)
+from .losses import (d_adversarial_loss, d_mismatch_loss, g_adversarial_loss, l1,
+                     orthogonality_loss, r1_penalty)
 from .model import MODEL_NAME, Discriminator, L2MEditor, model_config_dict
 from .perceptual import build_perceptual, perceptual_distance
 
@@ -45,6 +45,13 @@ class L2MLossConfig:
 
     Attributes:
         adv, r1, cycle, style, perceptual, ort: term weights.
+        mismatch: weight of the mismatched-domain term in D's loss, ``BCE(D_ỹ(x), 0)`` for a
+            real ``x`` of domain ``y`` (an lkbench addition [L], the matching-aware
+            discriminator of Reed et al. 2016, not in [P]/[L2Mu]; 0 = off, the paper presets).
+            Without it D's head ỹ only ever sees real images of domain ỹ and edits aimed at ỹ,
+            so it can reject an edit for being blurred without learning the attribute; with it
+            every real image of the other domain is a negative for that head, so the head has to
+            learn the attribute from real data and G's adversarial gradient points at it.
         rec: weight of the self-reconstruction term ``‖G(x, E_y(x)) − x‖₁`` (an lkbench
             addition [L], not in [P]/[L2Mu]; 0 = off, the paper presets). The cycle term only
             asks that the *edit* be invertible, so a short run can hide the source in a noisy
@@ -65,13 +72,14 @@ class L2MLossConfig:
     style: float = 2.0
     perceptual: float = 2.0
     ort: float = 1.0
+    mismatch: float = 0.0
     rec: float = 0.0
     ort_form: Literal["cosine", "elementwise"] = "cosine"
     perceptual_net: Literal["auto", "resnet18", "tiny_random"] = "auto"
     perceptual_weights: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("adv", "r1", "cycle", "style", "perceptual", "ort", "rec"):
+        for name in ("adv", "r1", "cycle", "style", "perceptual", "ort", "mismatch", "rec"):
             if getattr(self, name) < 0:
                 raise ValueError(f"loss.{name} must be >= 0, got {getattr(self, name)}")
         if self.perceptual_net == "auto":
@@ -217,6 +225,12 @@ class L2MTrainer(Trainer):
             fake_logits = self.D(fake, target).float()
         loss_d = d_adversarial_loss(real_logits, fake_logits)
         total_d = w.adv * loss_d
+        if w.mismatch > 0:
+            with ctx.autocast():
+                wrong_logits = self.D(real, target).float()
+            mismatch = d_mismatch_loss(wrong_logits)
+            total_d = total_d + w.mismatch * mismatch
+            out["mismatch"] = mismatch.detach()
         if regularise:
             penalty = r1_penalty(real_logits, real_in)
             out["r1"] = penalty.detach()

@@ -206,3 +206,23 @@ def test_pose_adversary_ramps_in_over_the_warmup_then_stays_at_its_weight():
     assert off.pose_adv_weight(2) == 4
     with pytest.raises(ValueError, match="pose_adv_warmup"):
         resolve(KGRunConfig, preset="smoke", overrides=["loss.pose_adv_warmup=-1"])
+
+
+def test_learning_rates_decay_linearly_over_the_last_steps_of_the_run():
+    cfg = resolve(KGRunConfig, preset="smoke", overrides=[
+        *SMALL, "loop.steps=6", "optim.regressor_pretrain_steps=1", "optim.lr_decay_steps=3",
+        "optim.lr=0.4", "optim.lr_regressor=0.8"])
+    # steps 0..2 at full rate; 3, 4, 5 at 3/4, 2/4, 1/4 (never 0 within the run)
+    assert [cfg.optim.lr_factor(s, 6) for s in range(6)] == [1, 1, 1, 0.75, 0.5, 0.25]
+    trainer = KGTrainer(cfg, RunContext(torch.device("cpu")))
+    data = KGTrainer.training_data(cfg, False)
+    seen = []
+    for step in (0, 4):
+        trainer.train_step(data.batch(step), step_generator(0, step, 0, torch.device("cpu")), step)
+        seen.append([o.param_groups[0]["lr"] for o in trainer.optimizers().values()])
+    assert seen == [pytest.approx([0.4, 0.4, 0.8]), pytest.approx([0.2, 0.2, 0.4])]
+    constant = resolve(KGRunConfig, preset="smoke", overrides=SMALL).optim
+    assert constant.lr_factor(3, 4) == 1.0
+    with pytest.raises(ValueError, match="longer than the main phase"):
+        resolve(KGRunConfig, preset="smoke", overrides=[
+            *SMALL, "loop.steps=6", "optim.regressor_pretrain_steps=4", "optim.lr_decay_steps=3"])

@@ -77,6 +77,25 @@ def test_self_reconstruction_term_is_the_l1_of_g_on_its_own_code():
         smoke_config("loss.rec=-1")
 
 
+def test_mismatch_term_is_bce_of_real_images_under_the_other_domains_head():
+    trainer = L2MTrainer(smoke_config("loss.mismatch=2"), RunContext.create("cpu", amp=False))
+    off = L2MTrainer(smoke_config(), RunContext.create("cpu", amp=False))
+    for name in ("G", "D"):
+        getattr(off, name).load_state_dict(getattr(trainer, name).state_dict())
+    real = get_dataset("synthetic", split="train", image_size=32, size=8).batch(range(4)).images
+    y = torch.tensor([0, 1, 1, 0])
+    with torch.no_grad():      # D before its step
+        p = torch.sigmoid(trainer.D(real, 1 - y))
+        expected = -torch.log(1 - p).mean()
+    losses = trainer.step(real, y, step=0)
+    assert torch.allclose(losses["mismatch"], expected, atol=1e-5)
+    assert "mismatch" not in off.step(real, y, step=0)
+    # the term reaches D's update: same start, same batch, different D afterwards
+    assert any(not torch.equal(a, b) for a, b in zip(trainer.D.parameters(), off.D.parameters()))
+    with pytest.raises(ValueError, match="loss.mismatch"):
+        smoke_config("loss.mismatch=-1")
+
+
 def test_smoke_run_checkpoint_rebuilds_the_editor_and_resumes(tmp_path):
     cfg = smoke_config()
     out = tmp_path / "run"
