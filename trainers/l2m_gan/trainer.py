@@ -145,6 +145,8 @@ class L2MTrainer(Trainer):
     config_class = L2MRunConfig
     presets: dict[str, str] = {}
     """Preset name → one-line description (filled by ``presets.py``)."""
+    PROBE_IMAGES = 256
+    """Real training images :meth:`monitor` asks D about."""
 
     def __init__(self, cfg: L2MRunConfig, ctx: RunContext):
         super().__init__(cfg, ctx)
@@ -165,6 +167,7 @@ class L2MTrainer(Trainer):
         self._data: "TrainImages | None" = None
         self._labels: "Tensor | None" = None
         self._fixed: "tuple[Tensor, Tensor] | None" = None
+        self._probe: "tuple[Tensor, Tensor] | None" = None
 
     # -- data -----------------------------------------------------------------------------
     def attach_data(self, data: TrainImages) -> None:
@@ -183,6 +186,9 @@ class L2MTrainer(Trainer):
         n = min(len(ds), max(1, self.cfg.loop.num_samples // 2))
         self._fixed = (ds.batch(range(n)).images.to(self.ctx.device),
                        self._labels[:n].to(self.ctx.device))
+        p = min(len(ds), self.PROBE_IMAGES)
+        self._probe = (ds.batch(range(p)).images.to(self.ctx.device),
+                       self._labels[:p].to(self.ctx.device))
 
     def labels(self, step: int) -> Tensor:
         """Domain labels ``[B]`` of the images :class:`TrainImages` gives at ``step``."""
@@ -268,6 +274,20 @@ class L2MTrainer(Trainer):
         if self.G_ema is not None:
             update_ema(self.G_ema, self.G, opt.ema_decay)
         return out
+
+    def monitor(self) -> dict[str, Any]:
+        """``d_attr_acc``: the share of :attr:`PROBE_IMAGES` real training images whose own
+        domain head scores higher than the other domain's, ``D_y(x) > D_ỹ(x)``. Near 0.5, D
+        cannot see the attribute, so its adversarial gradient cannot ask G to change it (a
+        subtle attribute, e.g. ``smiling`` at 32 px, stays there for thousands of steps)."""
+        if self._probe is None:
+            return {}
+        images, labels = self._probe
+        right = 0
+        with torch.no_grad():
+            for x, y in zip(images.split(32), labels.split(32)):   # bounded memory at 256 px
+                right += int((self.D(x, y) > self.D(x, 1 - y)).sum())
+        return {"d_attr_acc": round(right / len(labels), 4)}
 
     def samples(self, n: int) -> tuple[Tensor, Tensor]:
         """Up to ``n // 2`` fixed real training images followed by their edits (EMA editor),

@@ -145,3 +145,21 @@ def test_cli_train_with_attribute(tmp_path):
     assert "--attribute" in res.output and "paper-celeba-hq" in res.output
     _, cfg = resolve_run_config("l2m-gan", "demo", [], ['data.attribute="hair"'])
     assert cfg.data.attribute == "hair" and cfg.data.name == "synthetic"
+
+
+def test_monitor_reports_whether_d_tells_the_domains_apart():
+    from lkbench.trainers.images import TrainImages
+    cfg = smoke_config()
+    trainer = L2MTrainer(cfg, RunContext.create("cpu", amp=False))
+    assert trainer.monitor() == {}                      # before attach_data
+    data = TrainImages(cfg.data, 32, 4, 0, False)
+    trainer.attach_data(data)
+    labels = data.dataset.attributes(range(len(data.dataset)))[
+        :, data.dataset.attribute_index("smiling")]
+    with torch.no_grad():                               # head 1 always wins: right on label 1
+        trainer.D.head.weight.zero_()
+        trainer.D.head.bias.copy_(torch.tensor([-1.0, 1.0]))
+    assert trainer.monitor()["d_attr_acc"] == pytest.approx(float(labels.float().mean()))
+    with torch.no_grad():                               # a tie is never "right"
+        trainer.D.head.bias.zero_()
+    assert trainer.monitor() == {"d_attr_acc": 0.0}
