@@ -164,8 +164,11 @@ class KGTrainer(Trainer):
         return images, kp.float().cpu().repeat(4, 1, 1)
 
     def monitor(self) -> dict[str, Any]:
-        """Spread of the read-out on the fixed images (mean pairwise keypoint distance) and
-        each keypoint's mean position: all keypoints collapsing together is the failure mode."""
+        """Read-out statistics on the fixed images: ``kp_spread`` (mean pairwise distance of
+        an image's keypoints: all keypoints collapsing onto one point is one failure mode),
+        ``kp_std`` (each coordinate's standard deviation across the images, averaged: the
+        same skeleton for every face is the other; the synthetic landmarks' is 0.057) and
+        each keypoint's mean position."""
         was_training = self.G.training
         self.G.eval()
         try:
@@ -176,6 +179,7 @@ class KGTrainer(Trainer):
         k = kp.shape[1]
         spread = (torch.cdist(kp, kp).sum((1, 2)) / max(k * (k - 1), 1)).mean()
         return {"kp_spread": round(float(spread), 5),
+                "kp_std": round(float(kp.std(0).mean()), 5),
                 "kp_mean": [[round(float(v), 4) for v in p] for p in kp.mean(0)]}
 
     # -- the step -----------------------------------------------------------------------

@@ -226,3 +226,18 @@ def test_learning_rates_decay_linearly_over_the_last_steps_of_the_run():
     with pytest.raises(ValueError, match="longer than the main phase"):
         resolve(KGRunConfig, preset="smoke", overrides=[
             *SMALL, "loop.steps=6", "optim.regressor_pretrain_steps=4", "optim.lr_decay_steps=3"])
+
+
+def test_monitor_reports_keypoint_spread_and_spread_across_images():
+    trainer, _ = _trainer("full")
+    n = trainer._fixed[0].shape[0]
+    rng = np.random.default_rng(0)
+    kp = rng.uniform(-1, 1, (n, 5, 2)).astype(np.float32)
+    trainer.G.predict = lambda images: torch.from_numpy(kp)
+    stats = trainer.monitor()
+    pairwise = np.linalg.norm(kp[:, :, None] - kp[:, None], axis=-1).sum((1, 2)) / (5 * 4)
+    assert stats["kp_spread"] == pytest.approx(pairwise.mean(), abs=1e-5)
+    assert stats["kp_std"] == pytest.approx(kp.std(0, ddof=1).mean(), abs=1e-5)
+    assert stats["kp_mean"] == [[pytest.approx(v, abs=1e-4) for v in p] for p in kp.mean(0)]
+    kp[:] = kp[:1]                                    # one skeleton for every image
+    assert trainer.monitor()["kp_std"] == 0
