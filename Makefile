@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_synthetic.py
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_lkg.py
+	$(BIN)/python benchmarks/bench_keypointgan.py
 	$(BIN)/python benchmarks/bench_detect.py
 	$(BIN)/python benchmarks/bench_fid.py
 	$(BIN)/python benchmarks/bench_serve.py
