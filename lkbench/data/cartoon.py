@@ -589,6 +589,14 @@ def _draw(p: FaceParams, lay: FaceLayout, size: int, background: str,
     return img.clamp_(0, 1)
 
 
+def quantise(images: Tensor) -> Tensor:
+    """``[0, 1]`` float images → the float32 ``[-1, 1]`` values of their uint8 storage.
+
+    ``q = round(255·x)`` (half to even; exact ops), returned as ``q / 127.5 − 1``.
+    """
+    return images.mul_(255).round_().div_(127.5).sub_(1)
+
+
 CHUNK_PIXELS = 1 << 16
 """Pixels rendered per vectorised pass (``N·R²``): small enough for temporaries to stay in cache."""
 
@@ -605,7 +613,11 @@ def render_faces(p: FaceParams, image_size: int, background: str, *,
             ``False`` exists to test exactly that).
 
     Returns:
-        float32 ``[N,3,R,R]`` RGB in ``[-1, 1]``.
+        float32 ``[N,3,R,R]`` RGB in ``[-1, 1]``, quantised like a stored dataset: every value is
+        ``q / 127.5 − 1`` for an integer ``q`` in ``[0, 255]`` (what ``RealLandmarkSet`` gives for
+        uint8 pixels). Rounding makes the content portable: two CPUs whose float kernels differ
+        in the last bit can only disagree where a value sits on a rounding boundary, by one
+        level (see ``docs/determinism.md``).
     """
     p32 = p.map(lambda t: t.to(torch.float32))
     lay = face_layout(p32)
@@ -620,4 +632,4 @@ def render_faces(p: FaceParams, image_size: int, background: str, *,
         part = p32.map(lambda t: t[idx])
         part_lay = FaceLayout(**{f.name: getattr(lay, f.name)[idx] for f in fields(lay)})
         out[idx] = _draw(part, part_lay, image_size, background, windowed)
-    return out.mul_(2).sub_(1)
+    return quantise(out)

@@ -155,7 +155,11 @@ def test_features_do_not_depend_on_the_batch_size(smoke_generator):
                         on_batch=out.append)
         feats[bs] = torch.cat(out)
     assert feats[7].shape == (40, 64)
-    torch.testing.assert_close(feats[7], feats[32], rtol=0, atol=0)
+    # Same latents and images whatever the batch; the convolutions may pick other kernels for
+    # another batch size, so the features agree to float tolerance, not bitwise (measured on an
+    # Intel Ice Lake: 63 of 2 560 differ, by <= 9.2e-7). Images differ from each other by far more.
+    torch.testing.assert_close(feats[7], feats[32], rtol=1e-5, atol=5e-6)
+    assert (feats[32][1:] - feats[32][:-1]).abs().amax(1).min() > 1e-4    # features ~0.05
 
 
 def test_interp_latents_are_lerps_with_one_lambda_per_pair(smoke_generator):
