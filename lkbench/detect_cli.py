@@ -104,18 +104,22 @@ _RESULTS = click.option("--results", default=None, type=click.Path(file_okay=Fal
               "default: the config's (auto).")
 @click.option("--seed", type=int, default=None, help="Root seed (latents, detector init, data "
               "order); default: the config's (0).")
+@click.option("--seeds", "num_seeds", type=int, default=1, show_default=True,
+              help="Repeat the detector training with N root seeds (--seed, --seed+1, ...): one "
+              "record and one <out>/seed-<s> folder each, then mean ± std over the seeds.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show progress bars on stderr.")
 def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: tuple[str, ...],
            overrides: tuple[str, ...], baselines: bool, direct: bool, no_regression: bool,
            detector_path: "str | None", compat: "str | None", any_k: bool, root: "str | None",
            results: "str | None", out_dir: "str | None", device: "str | None",
-           seed: "int | None", progress: bool) -> None:
+           seed: "int | None", num_seeds: int, progress: bool) -> None:
     """Train a detector on a generator's image-keypoint pairs and score it on a benchmark.
 
     Generates fresh pairs from CHECKPOINT's generator, trains the detector, predicts on the
     benchmark's fit and test images, regresses onto the annotated landmarks and prints one line
-    per entry (benchmark, value, unit, n, wall time). Records are appended to
+    per entry (benchmark, value, unit, its 95% bootstrap interval over test images, n, wall
+    time); with --seeds N, that for each seed and then mean ± std over the seeds. Records are appended to
     <results>/landmarks.jsonl; the figure, the predictions (re-score them with lkbench score)
     and the detector go to --out.
 
@@ -125,18 +129,23 @@ def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: 
     import sys
 
     from .config import resolve
-    from .protocols.detection import run_detect, summary_lines
+    from .protocols.detection import summary_lines
     from .protocols.detection_config import DetectConfig
+    from .protocols.detection_seeds import run_detect_seeds, seeds_summary_lines
 
     sets = [*((f"device={device}",) if device else ()),
             *((f"seed={seed}",) if seed is not None else ()),
             *((f"solver={compat}",) if compat else ()), *overrides]
     cfg = resolve(DetectConfig, preset=preset, files=config_files, overrides=sets)
-    run = run_detect(cfg, benchmark=benchmark, checkpoint=checkpoint, direct=direct,
-                     regression=not no_regression, detector=detector_path, baselines=baselines,
-                     strict_k=not any_k, root=root, results=results, out=out_dir,
-                     progress=progress, say=lambda m: click.echo(m, err=True), argv=sys.argv)
-    for line in summary_lines(run):
+    runs = run_detect_seeds(cfg, num_seeds, benchmark=benchmark, checkpoint=checkpoint,
+                            direct=direct, regression=not no_regression, detector=detector_path,
+                            baselines=baselines, strict_k=not any_k, root=root, results=results,
+                            out=out_dir, progress=progress,
+                            say=lambda m: click.echo(m, err=True), argv=sys.argv)
+    for run in runs:
+        for line in summary_lines(run):
+            click.echo(line)
+    for line in seeds_summary_lines(runs):
         click.echo(line)
 
 

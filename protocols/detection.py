@@ -48,9 +48,10 @@ from .detector import (build_detector, generated_pairs, load_detector, resize_im
                        save_detector, train_detector)
 from .predictions import BenchmarkData, benchmark_data, load_predictions
 from .regression import Score, score_and_predict
+from .uncertainty import LEVEL, REPLICATES, bootstrap_interval
 
 __all__ = ["PROTOCOL", "PROTOCOL_VERSION", "RECORDS_FILE", "Row", "DetectionRun",
-           "results_dir", "run_detect", "run_score", "summary_lines"]
+           "results_dir", "run_detect", "run_score", "summary_lines", "interval_text"]
 
 PROTOCOL = "landmarks"
 PROTOCOL_VERSION = "1"
@@ -202,6 +203,13 @@ def _rows(ev: _Eval, cands: Sequence[Candidate], info: _RunInfo, solver: str, ce
                  "per_landmark": {n: _json_float(v) for n, v in
                                   zip(ev.sets["test"].landmark_names, s.per_landmark)},
                  **c.extra}
+        if s.per_image is not None:
+            # how far the number moves with the test images drawn; per-image terms let a later
+            # report pair two rows without rerunning anything (lkbench.protocols.uncertainty)
+            extra["ci95"] = list(bootstrap_interval(s.per_image))
+            extra["bootstrap"] = {"over": "test images", "method": "percentile",
+                                  "replicates": REPLICATES, "level": LEVEL, "seed": 0}
+            extra["per_image"] = s.per_image.encode()
         if c.train is not None:
             extra["train"] = {"steps": c.train.steps, "samples": c.train.samples,
                               "final_loss": _json_float(c.train.final_loss),
@@ -448,11 +456,19 @@ def run_score(benchmark: str, predictions: PathLike, *, convention: str = "lkben
                         Path(predictions), time.perf_counter() - t0)
 
 
+def interval_text(record: ResultRecord) -> str:
+    """``95% CI [a, b]`` of a record (empty when it has none)."""
+    ci = record.extra.get("ci95")
+    return f"95% CI [{ci[0]:.4g}, {ci[1]:.4g}]" if isinstance(ci, list) and len(ci) == 2 else ""
+
+
 def summary_lines(run: DetectionRun) -> list[str]:
-    """One line per row (benchmark, entry, value, unit, n, wall time), then where files went."""
+    """One line per row (benchmark, entry, value, unit, its 95 % bootstrap interval over test
+    images, n, wall time), then where files went."""
     width = max(len(r.label) for r in run.rows)
     lines = [f"{run.benchmark}  {r.label:<{width}}  {r.score.value:9.4f} {r.score.unit}  "
-             f"n={r.score.n}  {r.wall_time_s:7.1f} s" for r in run.rows]
+             f"{interval_text(r.record)}  n={r.score.n}  {r.wall_time_s:7.1f} s"
+             for r in run.rows]
     lines.append(f"total {run.wall_time_s:.1f} s; records appended to {run.records_path}; "
                  f"figure {run.figure}")
     return lines

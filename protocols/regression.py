@@ -20,7 +20,7 @@ fit rows than unknowns) lstsq returns the minimum-norm solution; :class:`Score` 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -30,6 +30,7 @@ from lkbench.errors import ConfigError, DataError, UnknownNameError
 from lkbench.keypoints import from_unit, to_pixels, to_unit
 from lkbench.protocols.benchmarks import BENCHMARKS, BenchmarkSpec
 from lkbench.protocols.compat import DEFAULT_SOLVER, SOLVERS, Solve, get_solver, solve_exact
+from lkbench.protocols.uncertainty import PerImage
 from lkbench.registry import Registry, did_you_mean
 
 __all__ = [
@@ -71,6 +72,8 @@ class Score:
         solver: least-squares solver used (a key of :data:`~lkbench.protocols.compat.SOLVERS`).
         per_landmark: the error of each ground-truth landmark alone, in the same unit (``L``
             values; NaN for a landmark that is never visible in the test split).
+        per_image: each test image's contribution (:class:`~lkbench.protocols.uncertainty.
+            PerImage`, ``M`` entries in test order, weight 0 for images not scored).
     """
 
     benchmark: str
@@ -87,6 +90,7 @@ class Score:
     notes: tuple[str, ...] = ()
     solver: str = DEFAULT_SOLVER
     per_landmark: tuple[float, ...] = ()
+    per_image: "PerImage | None" = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -106,14 +110,17 @@ class Fitted:
 
 @dataclass(frozen=True)
 class ErrorValue:
-    """What an error formula returns: the value, the images used, the settings applied, and the
-    value of each landmark alone (``per_landmark``, same unit; NaN where never visible)."""
+    """What an error formula returns: the value, the images used, the settings applied, the
+    value of each landmark alone (``per_landmark``, same unit; NaN where never visible) and each
+    test image's contribution (``per_image``: ``value == per_image.value`` up to rounding; the
+    input of the bootstrap intervals of :mod:`~lkbench.protocols.uncertainty`)."""
 
     value: float
     n: int
     settings: tuple[tuple[str, object], ...] = ()
     by_group: tuple[tuple[str, float], ...] = ()
     per_landmark: tuple[float, ...] = ()
+    per_image: "PerImage | None" = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -461,6 +468,14 @@ def _per_landmark(values: np.ndarray, visible: np.ndarray, scale: float = 1.0
         return tuple(float(v) for v in scale * total / count)
 
 
+def _pooled(values: np.ndarray, visible: np.ndarray, scale: float) -> PerImage:
+    """Per-image terms of ``scale · mean(values[visible])`` (a mean over visible pairs):
+    ``e_n`` the image's mean over its visible landmarks, ``w_n`` their number."""
+    count = visible.sum(axis=1).astype(np.float64)
+    total = np.where(visible, values, 0.0).sum(axis=1)
+    return PerImage(scale * total / np.maximum(count, 1.0), count)
+
+
 def _inter_ocular(gt_unit: np.ndarray, visible: np.ndarray, normaliser: Normaliser) -> np.ndarray:
     """Per-image normaliser distance ``d_n`` ``[N]`` in the [0, 1] frame (images without any
     visible landmark get 1, they are not scored)."""
@@ -510,7 +525,8 @@ def iod_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *,
     ratio = np.linalg.norm(pred_u - gt_u, axis=-1) / _inter_ocular(gt_u, visible, norm)[:, None]
     return ErrorValue(100.0 * float(ratio[visible].mean()), _images_used(visible),
                       (("normaliser", norm.name),),
-                      per_landmark=_per_landmark(ratio, visible, 100.0))
+                      per_landmark=_per_landmark(ratio, visible, 100.0),
+                      per_image=_pooled(ratio, visible, 100.0))
 
 
 def visible_l2_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> ErrorValue:
@@ -531,7 +547,8 @@ def visible_l2_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> E
     _require_visible(visible)
     dist = np.linalg.norm(to_unit(pred) - to_unit(gt), axis=-1)
     return ErrorValue(100.0 * float(dist[visible].mean()), _images_used(visible),
-                      per_landmark=_per_landmark(dist, visible, 100.0))
+                      per_landmark=_per_landmark(dist, visible, 100.0),
+                      per_image=_pooled(dist, visible, 100.0))
 
 
 def taichi_mae_sum(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *,
@@ -562,9 +579,14 @@ def taichi_mae_sum(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *,
                         "once")
     err = np.abs(to_pixels(pred, image_size) - to_pixels(gt, image_size))
     per_coord = np.where(visible[..., None], err, 0.0).sum(axis=0) / count[:, None]
+    # Image n's share: Σ_j v_nj (|Δx| + |Δy|) / count_j, times the number of scored images, so
+    # that the mean over scored images is the sum of per-coordinate means.
+    used = visible.any(axis=1)
+    share = (np.where(visible, err.sum(axis=-1), 0.0) / count).sum(axis=1) * used.sum()
     return ErrorValue(float(per_coord.sum()), _images_used(visible),
                       (("image_size", image_size),),
-                      per_landmark=tuple(float(v) for v in per_coord.sum(axis=1)))
+                      per_landmark=tuple(float(v) for v in per_coord.sum(axis=1)),
+                      per_image=PerImage(share, used.astype(np.float64)))
 
 
 def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *, image_size: int = 256,
@@ -590,7 +612,8 @@ def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *, image_size: in
     hit = dist < threshold_px
     return ErrorValue(100.0 * float(hit[visible].mean()), _images_used(visible),
                       (("image_size", image_size), ("threshold_px", threshold_px)),
-                      per_landmark=_per_landmark(hit.astype(np.float64), visible, 100.0))
+                      per_landmark=_per_landmark(hit.astype(np.float64), visible, 100.0),
+                      per_image=_pooled(hit.astype(np.float64), visible, 100.0))
 
 
 def _frame_mean(per_frame: np.ndarray, groups: "np.ndarray | None") -> float:
@@ -663,12 +686,21 @@ def h36m_swap_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, *,
     if aggregation not in AGGREGATIONS:
         raise UnknownNameError(did_you_mean(aggregation, list(AGGREGATIONS), "aggregation"))
     used = visible.any(axis=1)
+    all_frames, all_labels = per_frame, labels
     per_frame, labels = per_frame[used], None if labels is None else labels[used]
     value = 100.0 * AGGREGATIONS[aggregation](per_frame, labels)
     by_group = () if labels is None else tuple(
         (str(g), 100.0 * float(per_frame[labels == g].mean())) for g in np.unique(labels))
+    # Frame weights that reproduce the aggregation: 1 per frame, or 1 / (frames in its group)
+    # for the mean of activity means.
+    weights = used.astype(np.float64)
+    if aggregation == "activity" and all_labels is not None:
+        groups, inverse = np.unique(all_labels, return_inverse=True)
+        size = np.bincount(inverse, weights=weights, minlength=len(groups))
+        weights = np.where(used, 1.0 / np.maximum(size[inverse], 1.0), 0.0)
+    per_image = PerImage(100.0 * np.where(used, all_frames, 0.0), weights)
     return ErrorValue(value, int(used.sum()), (("aggregation", aggregation),), by_group,
-                      per_joint)
+                      per_joint, per_image)
 
 
 for _name, _formula in (
@@ -921,5 +953,5 @@ def score_and_predict(benchmark: str, fit_pred: object, fit_gt: object, test_pre
                    regression=opts.regression, min_norm=min_norm, center=center,
                    settings=err.settings, by_group=err.by_group,
                    notes=ignored + fitted.notes + min_norm_note, solver=solver,
-                   per_landmark=err.per_landmark)
+                   per_landmark=err.per_landmark, per_image=err.per_image)
     return result, pred

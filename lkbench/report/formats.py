@@ -40,7 +40,7 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
                   "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
                   "±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "×": r"$\times$",
-                  "≥": r"$\geq$", "≤": r"$\leq$", "ε": r"$\varepsilon$", "λ": r"$\lambda$"}
+                  "≥": r"$\geq$", "≈": r"$\approx$", "≤": r"$\leq$", "ε": r"$\varepsilon$", "λ": r"$\lambda$"}
 _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
 
 
@@ -119,7 +119,9 @@ def _footnotes(table: Table, style: _Style) -> list[str]:
 _URL_RE = re.compile(r"https?://\S+")
 _LEGEND = ("Cells: the published value, or for rows whose source says \"measured\" the mean "
            "± std over seeds with n = the number of seeds. ↑/↓: higher/lower is better. "
-           "Bold: best in its column (supervised reference rows excluded). Letters: settings "
+           "Bold: best in its column (supervised reference rows excluded); ≈: within noise of "
+           "the best (its 95 % paired-bootstrap interval of the difference over the same test "
+           "images contains 0). Letters: settings "
            "of measured rows that differ from the published protocol or between rows; "
            "numbers: notes on published values.")
 
@@ -199,7 +201,7 @@ def _html(report: Report, summary: str) -> str:
 CSV_COLUMNS = ("table", "title", "row", "method", "kind", "source", "checkpoint", "step",
                "settings", "supervised", "column", "benchmark", "metric", "variant",
                "num_keypoints", "unit", "higher_is_better", "value", "std", "n_seeds", "n",
-               "stderr", "best", "notes")
+               "stderr", "best", "noise", "notes")
 
 
 def cells_frame(report: Report) -> pd.DataFrame:
@@ -217,7 +219,7 @@ def cells_frame(report: Report) -> pd.DataFrame:
                 "num_keypoints": col.num_keypoints, "unit": col.unit,
                 "higher_is_better": col.higher_is_better, "value": cell.value, "std": cell.std,
                 "n_seeds": cell.n_seeds, "n": cell.n, "stderr": cell.stderr, "best": cell.best,
-                "notes": " | ".join(table.notes[k - 1] for k in cell.notes)})
+                "noise": cell.noise, "notes": " | ".join(table.notes[k - 1] for k in cell.notes)})
     frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
     for name in ("step", "n_seeds", "n", "num_keypoints"):
         frame[name] = frame[name].astype("Int64")

@@ -11,7 +11,9 @@ objects into one :class:`Table` per family (:mod:`lkbench.report.families`). In 
   each seed counts once);
 * measured records whose comparability settings (:mod:`lkbench.report.comparability`) differ
   go to separate rows, each with a footnote saying what differs;
-* the best cell of each column is flagged (supervised reference rows never are);
+* the best cell of each column is flagged (supervised reference rows never are), and measured
+  cells within noise of it are marked (a paired bootstrap over the test images, see
+  :func:`_mark_noise`);
 * published notes become numbered cell notes, and every source key is listed with what it is.
 
 By default only the newest checkpoint of each training run is a row (``all_checkpoints=True``
@@ -28,7 +30,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from lkbench.errors import LkbenchError
 from lkbench.protocols.benchmarks import BENCHMARKS
+from lkbench.protocols.uncertainty import PerImage, within_noise
 from lkbench.records import ResultRecord
 
 from .comparability import SettingValue, column_metric, record_settings
@@ -109,6 +113,8 @@ class Cell:
         source: ``published.csv`` source of a published cell.
         text: a published value as written in ``published.csv`` (``"4.00"``).
         stderr: a single-seed cell's standard error as its record states it, if any.
+        noise: a measured cell whose difference from its column's best measured cell is within
+            noise (:func:`_mark_noise`); shown as ``≈``.
     """
     value: float
     std: "float | None" = None
@@ -119,6 +125,7 @@ class Cell:
     source: "str | None" = None
     text: "str | None" = None
     stderr: "float | None" = None
+    noise: bool = False
 
 
 @dataclass
@@ -198,16 +205,18 @@ def format_value(value: float, *, published: bool) -> str:
 
 def format_cell_text(cell: Cell, pm: str = "±") -> str:
     """``5.63`` (published) or ``5.21 ± 0.13 (n=3)`` / ``5.21 (n=1)`` (measured; n = seeds);
-    a single seed whose record states a standard error: ``0.850 (s.e. 0.012, n=1)``."""
+    a single seed whose record states a standard error: ``0.850 (s.e. 0.012, n=1)``; a trailing
+    ``≈`` marks a cell within noise of its column's best."""
     if cell.n_seeds is None:
         return cell.text or format_value(cell.value, published=True)
     digits = _decimals(cell.value)
     text = f"{cell.value:.{digits}f}"
+    tie = " ≈" if cell.noise else ""
     if cell.std is not None:
         text += f" {pm} {cell.std:.{digits}f}"
     elif cell.stderr is not None:
-        return f"{text} (s.e. {cell.stderr:.{digits}f}, n={cell.n_seeds})"
-    return f"{text} (n={cell.n_seeds})"
+        return f"{text} (s.e. {cell.stderr:.{digits}f}, n={cell.n_seeds}){tie}"
+    return f"{text} (n={cell.n_seeds}){tie}"
 
 
 # ==================== records → one flat frame
@@ -516,6 +525,7 @@ def _build_table(family: Family, name: str, title: str, pub: pd.DataFrame,
             rows.append(Row("measured", method, f"measured: {ckpt}" if ckpt else "measured",
                             markers.get(text, ""), text, is_supervised(first["model"]),
                             first["checkpoint"], first["step"]))
+        per_image = _per_image_by_cell(shown)
         for (row_key, j), a in agg.iterrows():
             std = None if a["n_seeds"] < 2 or pd.isna(a["std"]) else float(a["std"])
             stderr = (float(a["stderr"]) if a["n_seeds"] == 1 and a["stderr"] is not None
@@ -533,11 +543,53 @@ def _build_table(family: Family, name: str, title: str, pub: pd.DataFrame,
         for i, c in candidates:
             if math.isclose(c.value, best, rel_tol=1e-9, abs_tol=1e-12):
                 cells[(i, j)] = dataclasses.replace(c, best=True)
+    if not shown.empty:
+        _mark_noise(cells, rows, {(row_at[r], j): v for (r, j), v in per_image.items()})
 
     return Table(family=name, title=title, description=family.description, columns=columns,
                  rows=rows, cells=cells, notes=notes,
                  sources=[(k, SOURCES[k]) for k in source_list], protocols=protocols,
                  history=_history(history, col_index))
+
+
+def _per_image_by_cell(shown: pd.DataFrame) -> dict[tuple[str, int], list[PerImage]]:
+    """``(row key, column) -> one PerImage per seed`` for cells whose every record stores
+    per-image errors (``extra.per_image``, written by ``detect`` and ``score``)."""
+    out: dict[tuple[str, int], list[PerImage]] = {}
+    for (row_key, j), part in shown.groupby(["row", "col"], sort=False):
+        stored = [d.get("extra", {}).get("per_image") for d in part["dict"]]
+        if stored and all(isinstance(x, dict) for x in stored):
+            try:
+                out[(row_key, int(j))] = [PerImage.decode(x) for x in stored]
+            except LkbenchError:          # a damaged field: that cell gets no noise test
+                continue
+    return out
+
+
+def _mark_noise(cells: dict[tuple[int, int], Cell], rows: Sequence[Row],
+                per_image: Mapping[tuple[int, int], list[PerImage]]) -> None:
+    """Mark measured cells within noise of their column's best measured cell.
+
+    Test: :func:`~lkbench.protocols.uncertainty.within_noise`, a paired bootstrap of the
+    difference over the same test images (seeds resampled within each row); a 95 % interval
+    that contains 0 is noise. Pairing is what makes the test sharp: both rows face the same
+    hard and easy images, so only their difference on each image counts. Cells without stored
+    per-image errors, or scored on another number of test images, are not marked.
+    """
+    columns = {j for _, j in cells}
+    for j in columns:
+        measured = [(i, c) for (i, jj), c in cells.items()
+                    if jj == j and c.n_seeds is not None and not rows[i].supervised
+                    and (i, j) in per_image]
+        best = [(i, c) for i, c in measured if c.best]
+        if not best:
+            continue
+        b = per_image[(best[0][0], j)]
+        for i, c in measured:
+            if c.best or len(per_image[(i, j)][0]) != len(b[0]):
+                continue
+            if within_noise(per_image[(i, j)], b):
+                cells[(i, j)] = dataclasses.replace(c, noise=True)
 
 
 def _history(history: pd.DataFrame, col_index: Mapping[tuple, int]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from lkbench.data import get_dataset
 from lkbench.records import RecordStore
 from lkbench.protocols.detection import RECORDS_FILE
 from lkbench.protocols.regression import score
+from lkbench.protocols.uncertainty import PerImage
 
 BASELINE_LABELS = ["baseline:mean-shape", "baseline:random-detector", "baseline:supervised"]
 
@@ -58,6 +59,12 @@ def test_detect_prints_four_numbers_and_writes_readable_records(smoke_run):
     assert set(first.extra["per_landmark"]) == {"left_eye", "right_eye", "nose", "left_mouth",
                                                 "right_mouth"}
     assert all(r.value > 0 for r in records)
+    for r, line in zip(records, lines):           # each number with its interval over images
+        lo, hi = r.extra["ci95"]
+        assert lo < r.value < hi and f"95% CI [{lo:.4g}, {hi:.4g}]" in line
+        per_image = PerImage.decode(r.extra["per_image"])
+        assert len(per_image) == 500 and per_image.value == pytest.approx(r.value, rel=1e-6)
+        assert r.extra["bootstrap"]["replicates"] == 2000
     for name in ("detection.png", "predictions.npz", "detector.pt", "config.toml"):
         assert (out / name).is_file(), name
     with Image.open(out / "detection.png") as im:
@@ -78,6 +85,32 @@ def test_recorded_value_equals_score_recomputed_from_the_saved_predictions(cli, 
     assert res.exit_code == 0, res.output
     rescored = RecordStore(out / "rescore" / RECORDS_FILE).read()[0]
     assert rescored.value == record.value and rescored.extra["pipeline"] == "score"
+    # re-scoring is bit-exact on one machine: the interval too
+    assert rescored.extra["ci95"] == record.extra["ci95"]
+
+
+def test_seeds_repeat_the_detector_and_the_report_averages_them(cli, smoke_generator, tmp_path):
+    from lkbench.report import build_report
+
+    res = invoke(cli, ["detect", "--dataset", "synthetic", "--checkpoint", str(smoke_generator),
+                       "--preset", "smoke", "--seeds", "3", "--seed", "5", "--results",
+                       str(tmp_path), "--out", str(tmp_path / "run"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    records = RecordStore(tmp_path / RECORDS_FILE).read(strict=True)
+    assert [r.seed for r in records] == [5, 6, 7]
+    assert len({r.value for r in records}) == 3              # the seed changes the detector
+    for seed in (5, 6, 7):
+        assert (tmp_path / "run" / f"seed-{seed}" / "detection.png").is_file()
+    values = [r.value for r in records]
+    assert f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}" in res.output
+    assert "over 3 seeds" in res.output
+    t = next(t for t in build_report(None, records).tables if t.family == "synthetic")
+    (cell,) = t.cells.values()
+    assert cell.n_seeds == 3 and cell.value == pytest.approx(np.mean(values))
+    assert cell.std == pytest.approx(np.std(values, ddof=1))
+    bad = invoke(cli, ["detect", "--dataset", "synthetic", "--checkpoint", str(smoke_generator),
+                       "--preset", "smoke", "--seeds", "2", "--direct"])
+    assert bad.exit_code == 2 and "nothing to repeat" in bad.output
 
 
 def test_saved_detector_is_reused_and_scores_directly(cli, smoke_generator, smoke_run, tmp_path):

@@ -194,3 +194,9 @@ def table_of(report, family: str):
 @pytest.fixture
 def table():
     return table_of
+
+
+@pytest.fixture
+def make_landmark_record():
+    """:func:`landmark_record`, for tests that build their own records."""
+    return landmark_record

@@ -190,3 +190,36 @@ def test_record_variants(benchmark, metric, unit, extra, family, label):
         assert t.rows[i].method == "keypoint-gan (w/o post-proc.)"
     ablation = [t for t in report.tables if t.family == "keypointgan-ablation"][0]
     assert any(r.method.startswith("keypoint-gan") for r in ablation.rows)
+
+
+def _with_per_image(record: ResultRecord, errors) -> ResultRecord:
+    import dataclasses
+
+    import numpy as np
+
+    from lkbench.protocols.uncertainty import PerImage
+    p = PerImage(np.asarray(errors), np.ones(len(errors)))
+    return dataclasses.replace(record, value=p.value,
+                               extra={**record.extra, "per_image": p.encode()})
+
+
+@pytest.mark.parametrize("offset,marked", [(0.0, True), (0.4, False)])
+def test_noise_marker_pairs_rows_on_the_same_test_images(offset, marked, make_landmark_record):
+    """Two models on the same 300 test images whose per-image errors share the images'
+    difficulty: drawn from one distribution they are marked ≈ (within noise of the best);
+    0.4 apart (each row's own interval is ~1.0 wide, but the paired difference is sharp) not."""
+    import numpy as np
+
+    landmark_record = make_landmark_record
+    rng = np.random.default_rng(0)
+    difficulty = rng.gamma(2.0, 2.5, 300)
+    a = difficulty + rng.normal(0, 0.3, 300)
+    b = difficulty + offset + rng.normal(0, 0.3, 300)
+    recs = [_with_per_image(landmark_record("model-a", "synthetic", 0, 0, checkpoint="a.pt"), a),
+            _with_per_image(landmark_record("model-b", "synthetic", 0, 0, checkpoint="b.pt"), b)]
+    t = next(t for t in build_report(None, recs).tables if t.family == "synthetic")
+    cells = {t.rows[i].method: c for (i, _), c in t.cells.items()}
+    best, other = sorted(cells.values(), key=lambda c: c.value)
+    assert best.best and not best.noise
+    assert other.noise is marked
+    assert format_cell_text(other).endswith(" ≈") is marked
