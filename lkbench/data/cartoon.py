@@ -111,6 +111,11 @@ class FaceStyle:
         background: key of :data:`BACKGROUNDS`.
         hair_prob: probability that a face has hair.
         pair_jitter: pose change between the views of a frame pair.
+        background_lightness: how the plain background's lightness is drawn, a key of
+            :data:`BACKGROUND_LIGHTNESS`: ``contrast`` — pushed away from the skin's so the head
+            stands out (every face has a background–skin gap ≥ 0.28); ``independent`` — uniform
+            in [0.08, 1], whatever the skin (so a face whose skin alone is changed is still a
+            face the law could draw: the fair ``dark_skin`` counterfactual).
     """
     head_scale: tuple[float, float]
     max_shift: float
@@ -120,6 +125,7 @@ class FaceStyle:
     background: str
     hair_prob: float
     pair_jitter: PoseJitter = PoseJitter()
+    background_lightness: str = "contrast"
 
 
 # -- parameters ---------------------------------------------------------------------------------
@@ -206,6 +212,25 @@ def _palette(u: Tensor, colours: tuple[tuple[float, float, float], ...]) -> Tens
     return table[idx]
 
 
+def _contrast_lightness(skin_v: Tensor, u_gap: Tensor, u_side: Tensor) -> Tensor:
+    """Lightness pushed away from the skin's by 0.28–0.5, on a random side where there is room."""
+    gap = _lerp(u_gap, 0.28, 0.5)
+    darker, lighter = skin_v - gap, skin_v + gap
+    use_darker = ((u_side < 0.5) & (darker >= 0.08)) | (lighter > 1.0)
+    return torch.where(use_darker, darker, lighter).clamp(0.05, 1.0)
+
+
+def _independent_lightness(skin_v: Tensor, u_gap: Tensor, u_side: Tensor) -> Tensor:
+    """Lightness uniform in [0.08, 1], independent of the skin (``u_side`` unused)."""
+    return _lerp(u_gap, 0.08, 1.0)
+
+
+BACKGROUND_LIGHTNESS: Mapping[str, Callable[[Tensor, Tensor, Tensor], Tensor]] = \
+    MappingProxyType({"contrast": _contrast_lightness, "independent": _independent_lightness})
+"""``FaceStyle.background_lightness`` → ``fn(skin_v [N], u_bg_v [N], u_bg_side [N]) -> [N]``,
+the plain background's HSV value (``skin_v`` is the skin colour's largest channel)."""
+
+
 def params_from_uniforms(u: Tensor, style: FaceStyle) -> FaceParams:
     """Map uniforms to face parameters.
 
@@ -233,12 +258,9 @@ def params_from_uniforms(u: Tensor, style: FaceStyle) -> FaceParams:
     lips = (skin * torch.tensor([0.82, 0.50, 0.52], dtype=u.dtype)
             + torch.tensor([0.12, 0.0, 0.03], dtype=u.dtype)).clamp(0, 1)
 
-    # Plain background: random hue, lightness pushed away from the skin's so the head stands out.
-    skin_v = skin.max(dim=1).values
-    gap = _lerp(g("bg_v"), 0.28, 0.5)
-    darker, lighter = skin_v - gap, skin_v + gap
-    use_darker = ((g("bg_side") < 0.5) & (darker >= 0.08)) | (lighter > 1.0)
-    bg_v = torch.where(use_darker, darker, lighter).clamp(0.05, 1.0)
+    # Plain background: random hue; lightness as style.background_lightness says.
+    bg_v = BACKGROUND_LIGHTNESS[style.background_lightness](skin.max(dim=1).values, g("bg_v"),
+                                                            g("bg_side"))
     background = hsv_to_rgb(g("bg_h"), _lerp(g("bg_s"), 0.15, 0.6), bg_v)
     background2 = hsv_to_rgb(g("bg2_h"), _lerp(g("bg2_s"), 0.1, 0.8), _lerp(g("bg2_v"), 0.15, 0.95))
 

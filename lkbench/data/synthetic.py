@@ -34,7 +34,11 @@ split       default   labelled   use
 Difficulties (:data:`DIFFICULTIES`): ``easy`` — plain backgrounds, large centred faces, mild pose
 (yaw ≤ 12°, roll ≤ 8°), hair on 60 % of faces, so a GAN learns it on a CPU; ``hard`` — textured
 backgrounds (soft stripes and blobs), hair on 85 %, strong pose (yaw ≤ 30°, roll ≤ 35°) and
-scale (head half-height 0.32–0.6 of half the image) anywhere in the frame.
+scale (head half-height 0.32–0.6 of half the image) anywhere in the frame; ``edit`` —
+``easy``'s pose and framing with hair on every face and a background lightness drawn
+independently of the skin (``background_lightness = "independent"``): the attribute-editing
+benchmark, where ``dark_hair`` changes hair and brows on every face and a ``dark_skin``
+counterfactual (which keeps the background) is a face the law draws too.
 
 Attributes and counterfactuals: every sample has binary attributes (:meth:`SyntheticFaces.attributes`,
 columns ``smiling, mouth_open, hair, dark_hair, dark_skin``; definitions and balance in
@@ -75,6 +79,9 @@ DIFFICULTIES: Mapping[str, FaceStyle] = MappingProxyType({
     "hard": FaceStyle(head_scale=(0.32, 0.6), max_shift=1.0, yaw_deg=30.0, roll_deg=35.0,
                       pitch=0.1, background="textured", hair_prob=0.85,
                       pair_jitter=PoseJitter(yaw_deg=8.0, roll_deg=8.0, shift=0.04, scale=0.06)),
+    "edit": FaceStyle(head_scale=(0.56, 0.66), max_shift=0.06, yaw_deg=12.0, roll_deg=8.0,
+                      pitch=0.04, background="plain", hair_prob=1.0,
+                      background_lightness="independent"),
 })
 """Face-parameter ranges per difficulty name."""
 
@@ -162,7 +169,7 @@ class SyntheticFaces(LandmarkSet):
     Args:
         split: ``train`` | ``fit`` | ``test`` | ``prior``.
         image_size: image side ``R``, 32–256 pixels.
-        difficulty: a key of :data:`DIFFICULTIES` (``easy`` | ``hard``).
+        difficulty: a key of :data:`DIFFICULTIES` (``easy`` | ``hard`` | ``edit``).
         seed: root seed, ``0 ≤ seed < 2⁶³``.
         size: number of samples; ``None`` takes :data:`DEFAULT_SIZES` ``[split]``.
 
