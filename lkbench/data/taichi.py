@@ -17,7 +17,9 @@ Landmark files (spec ``protocols.md`` §1.5) are pandas pickles with columns ``f
 is ``(−1, −1)``. Conversion: :func:`lkbench.keypoints.from_pixels` at 256 (so
 ``to_pixels(kp, 256)`` returns the file's values exactly); a joint with a −1 coordinate is
 ``visible = False`` with a NaN keypoint. Frames are resized from 256 to ``R`` (bilinear).
-The pickles are read with ``pandas.read_pickle``: only open files from the release.
+The pickles are read by :func:`lkbench.data.safe_pickle.load_dataframe_pickle`, which rebuilds
+the DataFrame from an allow-list of numpy/pandas constructors and refuses any other name, so a
+crafted file cannot run code.
 """
 from __future__ import annotations
 
@@ -98,13 +100,10 @@ class Taichi(RealLandmarkSet):
     def build_index(self, problems: Problems) -> SplitIndex:
         if self.split == SPLIT_TRAIN:
             return self._train_frames()
-        import pandas as pd
+        from .safe_pickle import load_dataframe_pickle
+
         (path,) = self.annotation_files()
-        try:
-            table = pd.read_pickle(path)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-            raise AnnotationError(f"cannot read {path} as a pandas pickle: {exc}; "
-                                  "re-download it") from None
+        table = load_dataframe_pickle(path, where_to_get=WHERE)
         if not {"file_name", "value"} <= set(getattr(table, "columns", ())):
             raise AnnotationError(f"{path}: expected columns file_name and value, got "
                                   f"{list(getattr(table, 'columns', []))}")
