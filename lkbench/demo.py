@@ -3,7 +3,7 @@
 Runs, in one process, the same commands a user would type (so the demo cannot drift from the
 CLI), each on the demo generator that ships as package data (``--checkpoint demo``)::
 
-    lkbench detect --dataset synthetic --checkpoint demo --preset demo --baselines
+    lkbench detect --dataset synthetic --checkpoint demo --preset demo --baselines --seeds 3
     lkbench edit demo --op all
     lkbench cpd --checkpoint demo
     lkbench report --benchmark synthetic
@@ -30,14 +30,15 @@ from pathlib import Path
 class Scale:
     """Budgets of one demo scale."""
     detect_preset: str
+    detect_seeds: int
     edit_num: int
     cpd_latents: int
     progress: bool
 
 
 SCALES = {
-    "demo": Scale("demo", 4, 2000, progress=True),
-    "smoke": Scale("smoke", 2, 8, progress=False),
+    "demo": Scale("demo", 3, 4, 2000, progress=True),
+    "smoke": Scale("smoke", 2, 2, 8, progress=False),
 }
 
 
@@ -48,7 +49,8 @@ def demo_commands(out: Path, scale: str = "demo", checkpoint: str = "demo") -> l
     bars = "--progress" if s.progress else "--no-progress"
     return [
         ["detect", "--dataset", "synthetic", "--checkpoint", checkpoint, "--preset",
-         s.detect_preset, "--baselines", "--results", rec, "--out", str(out / "detect"), bars],
+         s.detect_preset, "--baselines", "--seeds", str(s.detect_seeds), "--results", rec,
+         "--out", str(out / "detect"), bars],
         ["edit", checkpoint, "--op", "all", "--num", str(s.edit_num), "--out",
          str(out / "edits")],
         ["cpd", "--checkpoint", checkpoint, "--num-latents", str(s.cpd_latents), "--results",

@@ -106,7 +106,8 @@ _RESULTS = click.option("--results", default=None, type=click.Path(file_okay=Fal
               "order); default: the config's (0).")
 @click.option("--seeds", "num_seeds", type=int, default=1, show_default=True,
               help="Repeat the detector training with N root seeds (--seed, --seed+1, ...): one "
-              "record and one <out>/seed-<s> folder each, then mean ± std over the seeds.")
+              "record and one <out>/seed-<s> folder each, then mean ± std over the seeds "
+              "(--baselines run with the first seed only).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show progress bars on stderr.")
 def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: tuple[str, ...],

@@ -4,7 +4,9 @@ The number a GAN-based detection run prints depends on the detector's random ini
 the generated pairs and the latents drawn (one root seed, ``DetectConfig.seed``). Repeating the
 run with seeds ``seed, seed + 1, …`` measures that spread; each repetition is an ordinary run
 (its own records, output folder ``<out>/seed-<s>`` and figure), so ``lkbench report`` averages
-them as seeds of one row (mean ± std) and can pair them with other rows.
+them as seeds of one row (mean ± std) and can pair them with other rows. Baselines
+(``baselines=True``) run with the first seed only: they are references that do not depend on
+the generator, and the repetition is about the model's spread.
 """
 from __future__ import annotations
 
@@ -42,19 +44,21 @@ def run_detect_seeds(cfg: DetectConfig, seeds: int, *, out: "str | Path | None" 
         if seeds > 1:
             say(f"seed {seed} ({i + 1} of {seeds})")
         run_out = None if out is None else (Path(out) / f"seed-{seed}" if seeds > 1 else out)
+        with_baselines = bool(kwargs.get("baselines")) and i == 0
         runs.append(run_detect(dataclasses.replace(cfg, seed=seed), out=run_out, say=say,
-                               **kwargs))
+                               **{**kwargs, "baselines": with_baselines}))
     return runs
 
 
 def seeds_summary_lines(runs: list[DetectionRun]) -> list[str]:
-    """Per entry over the runs: ``mean ± std (min–max) over N seeds``, each seed's value with
-    its 95 % interval over test images. Empty for a single run."""
+    """Per entry that every run scored (the model; baselines ran once): ``mean ± std (min, max)
+    over N seeds``, then each seed's value with its 95 % interval over test images. Empty for a
+    single run."""
     if len(runs) < 2:
         return []
     lines = [f"over {len(runs)} seeds (mean ± sample std; the 95% CI of each seed is over "
              "test images):"]
-    for j, row in enumerate(runs[0].rows):
+    for j, row in enumerate(runs[0].rows[:len(runs[-1].rows)]):   # rows of every seed
         values = [run.rows[j].score.value for run in runs]
         seeds = [run.rows[j].record.seed for run in runs]
         lines.append(f"  {row.label}: {statistics.fmean(values):.4f} ± "

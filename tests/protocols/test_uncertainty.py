@@ -145,3 +145,24 @@ def test_rows_on_different_test_sets_cannot_be_paired():
     b, _ = _rows(0.0, n=11)
     with pytest.raises(DataError, match="different numbers of test images"):
         paired_difference(a, b)
+
+
+def test_scores_and_intervals_move_by_float_noise_only_under_last_bit_input_changes():
+    """The determinism contract's "scores agree within tolerance across machines": predictions
+    that differ in the last float32 bit (another CPU's detector kernels) give the same score and
+    interval to 1e-5 relative — far below any interval's width."""
+    from lkbench.protocols.regression import score
+    rng = np.random.default_rng(0)
+    fit_gt, test_gt = rng.uniform(-0.5, 0.5, (300, 5, 2)), rng.uniform(-0.5, 0.5, (200, 5, 2))
+    fit_gt[:, :2, 1] = test_gt[:, :2, 1] = 0.0
+    fit_gt[:, 0, 0], fit_gt[:, 1, 0], test_gt[:, 0, 0], test_gt[:, 1, 0] = -0.3, 0.3, -0.3, 0.3
+    mix = rng.normal(0, 1, (10, 10))
+    fit = (fit_gt.reshape(300, 10) @ mix).reshape(300, 5, 2) + rng.normal(0, .03, (300, 5, 2))
+    test = (test_gt.reshape(200, 10) @ mix).reshape(200, 5, 2) + rng.normal(0, .03, (200, 5, 2))
+    fit, test = fit.astype(np.float32), test.astype(np.float32)
+    ulp = lambda a: np.nextafter(a, np.where(rng.random(a.shape) < .5, np.inf, -np.inf))  # noqa: E731
+    a = score("synthetic", fit, fit_gt, test, test_gt)
+    b = score("synthetic", ulp(fit), fit_gt, ulp(test), test_gt)
+    assert a.value != b.value and b.value == pytest.approx(a.value, rel=1e-5)
+    ia, ib = bootstrap_interval(a.per_image), bootstrap_interval(b.per_image)
+    assert ib == pytest.approx(ia, rel=1e-5) and ia[1] - ia[0] > 1e-3 * a.value
