@@ -14,7 +14,19 @@ metric                          definition (mean over images)                   
 ``counterfactual_image_error``  ``mean |x̃ − x*| / 2``                                    low
 ``counterfactual_keypoint_``    ``mean_k ‖P(x̃)_k − P(x*)_k‖ / d_io``                    low
 ``error``
+``counterfactual_correctness_`` ``mean |x̃ − x*| / 2`` over the pixels ``x*`` changes      low
+``error``                       (``x*`` ≠ ``x`` in any channel): did the attribute appear
+``counterfactual_preservation`` ``mean |x̃ − x*| / 2`` over the pixels ``x*`` keeps        low
+``_error``                      (there ``x* = x``): did anything else change
 ==============================  ======================================================  =====
+
+Correctness and preservation are L2M-GAN's two requirements ("the target attribute appears",
+"nothing else changes") measured apart and exactly; no published metric can do this, because
+real data has no counterfactual. The split is exact because ``x`` and ``x*`` come from one
+renderer with uint8-level images, so a kept pixel is bit-identical. The identity edit scores 0
+preservation error and its full distance to the counterfactual as correctness error; the exact
+counterfactual scores 0 on both. A face whose counterfactual changes no pixel has no
+correctness error (NaN, left out of that metric's mean and count).
 
 ``d_io`` is the inter-ocular distance (the dataset's normalising landmark pair) of the source's
 *annotated* landmarks, so displacements are fractions of the face's scale. Image distances are
@@ -41,7 +53,8 @@ from lkbench.data import KeypointMeta
 from lkbench.errors import DataError
 
 __all__ = ["AttributeEditor", "IdentityEditor", "METRICS", "MetricInfo", "EditMeasurements",
-           "image_distance", "keypoint_distance", "interocular", "attribute_hits"]
+           "image_distance", "split_image_error", "keypoint_distance", "interocular",
+           "attribute_hits"]
 
 
 @runtime_checkable
@@ -72,6 +85,34 @@ def image_distance(a: Tensor, b: Tensor) -> Tensor:
         raise DataError(f"image_distance needs two [N,3,H,W] batches of one shape, got "
                         f"{tuple(a.shape)} and {tuple(b.shape)}")
     return (a.float() - b.float()).abs().flatten(1).mean(1) / 2
+
+
+def split_image_error(edits: Tensor, counterfactuals: Tensor, sources: Tensor
+                      ) -> tuple[Tensor, Tensor]:
+    """Counterfactual image error split by what the counterfactual changes.
+
+    Args:
+        edits, counterfactuals, sources: ``[N,3,H,W]`` in [-1, 1], one shape.
+
+    Returns:
+        ``(correctness, preservation)``, each ``[N]`` in [0, 1] intensity units: the mean over
+        pixels and channels of ``|edits − counterfactuals| / 2`` over the pixels where the
+        counterfactual differs from the source in any channel, and over the pixels where it
+        equals the source in every channel. A row with no pixel in a set gets NaN there.
+    """
+    if not (edits.shape == counterfactuals.shape == sources.shape) or edits.dim() != 4:
+        raise DataError(f"split_image_error needs three [N,3,H,W] batches of one shape, got "
+                        f"{tuple(edits.shape)}, {tuple(counterfactuals.shape)} and "
+                        f"{tuple(sources.shape)}")
+    changed = (counterfactuals != sources).any(1).flatten(1).float()       # [N, H·W]
+    err = ((edits.float() - counterfactuals.float()).abs().mean(1) / 2).flatten(1)
+    kept = 1 - changed
+
+    def masked_mean(mask: Tensor) -> Tensor:
+        count = mask.sum(1)
+        return torch.where(count > 0, (err * mask).sum(1) / count.clamp(min=1),
+                           torch.full_like(count, float("nan")))
+    return masked_mean(changed), masked_mean(kept)
 
 
 def interocular(keypoints: Tensor, meta: KeypointMeta) -> Tensor:
@@ -112,6 +153,8 @@ METRICS: dict[str, MetricInfo] = {
     "image_distance": MetricInfo("mean_abs_intensity", False),
     "counterfactual_image_error": MetricInfo("mean_abs_intensity", False),
     "counterfactual_keypoint_error": MetricInfo("fraction_of_inter_ocular", False),
+    "counterfactual_correctness_error": MetricInfo("mean_abs_intensity", False),
+    "counterfactual_preservation_error": MetricInfo("mean_abs_intensity", False),
 }
 """Metric name → unit and direction, in report order."""
 
@@ -128,6 +171,9 @@ class EditMeasurements:
         distance: image distance source → edit.
         cf_image, cf_keypoint: counterfactual errors (``None`` without counterfactuals).
         cf_distance: image distance source → counterfactual (what the identity edit scores).
+        cf_correct, cf_preserve: counterfactual image error over the pixels the
+            counterfactual changes / keeps (:func:`split_image_error`; NaN where a set is
+            empty).
     """
     target: Tensor
     p_source: Tensor
@@ -138,6 +184,8 @@ class EditMeasurements:
     cf_image: "Tensor | None" = None
     cf_keypoint: "Tensor | None" = None
     cf_distance: "Tensor | None" = None
+    cf_correct: "Tensor | None" = None
+    cf_preserve: "Tensor | None" = None
 
     @classmethod
     def measure(cls, sources: Tensor, edits: Tensor, labels: Tensor, source_landmarks: Tensor,
@@ -161,7 +209,9 @@ class EditMeasurements:
                    distance=image_distance(edits, sources))
         if counterfactuals is not None:
             kp_cf = detect(counterfactuals)
+            correct, preserve = split_image_error(edits, counterfactuals, sources)
             out.update(p_counterfactual=classify(counterfactuals),
+                       cf_correct=correct, cf_preserve=preserve,
                        cf_image=image_distance(edits, counterfactuals),
                        cf_keypoint=keypoint_distance(kp_edit, kp_cf, d_io),
                        cf_distance=image_distance(counterfactuals, sources))
@@ -186,16 +236,25 @@ class EditMeasurements:
         if self.cf_image is not None:
             out["counterfactual_image_error"] = self.cf_image
             out["counterfactual_keypoint_error"] = self.cf_keypoint
+            out["counterfactual_correctness_error"] = self.cf_correct
+            out["counterfactual_preservation_error"] = self.cf_preserve
         return out
 
     def summary(self) -> dict[str, tuple[float, float]]:
-        """Metric name → (mean, standard error of the mean)."""
+        """Metric name → (mean, standard error of the mean) over the images where the metric is
+        defined (not NaN; see :meth:`counts`)."""
         out = {}
         for name, v in self.per_image().items():
             v = v.double()
+            v = v[~torch.isnan(v)]
+            mean = float(v.mean()) if len(v) else float("nan")
             se = float(v.std(unbiased=True) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
-            out[name] = (float(v.mean()), se)
+            out[name] = (mean, se)
         return out
+
+    def counts(self) -> dict[str, int]:
+        """Metric name → number of images it is defined on (all but NaN values)."""
+        return {name: int((~torch.isnan(v)).sum()) for name, v in self.per_image().items()}
 
     def references(self) -> dict[str, float]:
         """Reference numbers for reading the metrics: the classifier's accuracy on the real

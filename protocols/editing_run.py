@@ -64,8 +64,9 @@ class EditEvalConfig:
         batch_size: images per forward pass.
         alpha: edit strength α (1 = the trained edit, 0 = no change).
         control: also measure the editor at α = 0, its re-synthesis of the source without an
-            edit; the references then carry ``control_attribute_accuracy``,
-            ``control_keypoint_displacement`` and ``control_image_distance``. The part of an
+            edit; the references then carry ``control_<metric>`` for every metric but FID, and
+            the control's values are also recorded as their own rows (editor
+            ``<label> α=0 control``, ``extra.alpha`` 0, ``extra.control_of`` the editor). The part of an
             edit's accuracy that the control reaches too comes from re-synthesis, not from the
             edit: images a generator merely degrades pull a weak classifier towards chance,
             which beats the identity edit's accuracy whenever the classifier is right on the
@@ -282,7 +283,7 @@ def run_edit_eval(cfg: EditEvalConfig, *, attribute: str, checkpoint: "PathLike 
                 again = editor.edit(src, labels.long().to(device), alpha=0.0).clamp(-1, 1)
             controls.append(EditMeasurements.measure(
                 src, again, labels.to(device), batch.keypoints.to(device), ds.meta,
-                judge[0].predict, det[0].predict))
+                judge[0].predict, det[0].predict, cf))
         if fid is not None:
             fid.add_edits(edits, (~labels.bool()).long())
         if grid_rows is None:
@@ -290,10 +291,9 @@ def run_edit_eval(cfg: EditEvalConfig, *, attribute: str, checkpoint: "PathLike 
                          None if cf is None else det[0].predict(cf))
     meas = EditMeasurements.concat(parts)
     summary, refs = meas.summary(), meas.references()
-    if controls:
-        ctrl = EditMeasurements.concat(controls).summary()
-        refs.update({f"control_{name}": ctrl[name][0] for name in
-                     ("attribute_accuracy", "keypoint_displacement", "image_distance")})
+    ctrl_meas = EditMeasurements.concat(controls) if controls else None
+    ctrl = ctrl_meas.summary() if ctrl_meas is not None else {}
+    refs.update({f"control_{name}": value for name, (value, _se) in ctrl.items()})
     fid_extra: dict[str, Any] = {}
     if fid is not None:
         real = _dataset(cfg, trained, cfg.classifier_split, size)
@@ -317,25 +317,36 @@ def run_edit_eval(cfg: EditEvalConfig, *, attribute: str, checkpoint: "PathLike 
     wall = time.perf_counter() - t0
     provenance = collect_provenance(argv, device)
     sha = sha256_file(checkpoint) if checkpoint is not None else None
-    records = [ResultRecord(
-        schema=SCHEMA_VERSION, run_id=run_id, protocol=PROTOCOL,
-        protocol_version=PROTOCOL_VERSION, benchmark=ds.name, metric=name, value=value,
-        unit=METRICS[name].unit if name in METRICS else "frechet_distance",
-        higher_is_better=METRICS[name].higher_is_better if name in METRICS else False,
-        n=len(meas),
-        model=label, checkpoint=str(checkpoint) if checkpoint is not None else None,
-        checkpoint_sha256=sha, config=run_cfg, seed=cfg.seed, provenance=provenance,
-        started_at=started, wall_time_s=wall, stderr=se if se == se else None, published=False,
-        extra={"attribute": attribute, "alpha": cfg.alpha, "split": ds.split,
-               "editor_step": ckpt.step if ckpt is not None else None,
-               "references": refs, "grid": str(grid),
-               **({"fid": fid_extra} if name not in METRICS else {})})
-        for name, (value, se) in summary.items()]
+
+    def rows(model: str, values: dict[str, tuple[float, float]], counts: dict[str, int],
+             alpha: float, more: dict[str, Any]) -> list[ResultRecord]:
+        return [ResultRecord(
+            schema=SCHEMA_VERSION, run_id=run_id, protocol=PROTOCOL,
+            protocol_version=PROTOCOL_VERSION, benchmark=ds.name, metric=name, value=value,
+            unit=METRICS[name].unit if name in METRICS else "frechet_distance",
+            higher_is_better=METRICS[name].higher_is_better if name in METRICS else False,
+            n=counts.get(name, len(meas)),
+            model=model, checkpoint=str(checkpoint) if checkpoint is not None else None,
+            checkpoint_sha256=sha, config=run_cfg, seed=cfg.seed, provenance=provenance,
+            started_at=started, wall_time_s=wall, stderr=se if se == se else None,
+            published=False,
+            extra={"attribute": attribute, "alpha": alpha, "split": ds.split,
+                   "editor_step": ckpt.step if ckpt is not None else None,
+                   "references": refs, "grid": str(grid), **more,
+                   **({"fid": fid_extra} if name not in METRICS else {})})
+            for name, (value, se) in values.items() if value == value]
+
+    records = rows(label, summary, meas.counts(), cfg.alpha, {})
+    if ctrl_meas is not None:
+        records += rows(f"{label} α=0 control", ctrl, ctrl_meas.counts(), 0.0,
+                        {"control_of": label})
     with atomic_write(out_dir / "metrics.json") as fh:
         fh.write(json.dumps({"editor": label, "attribute": attribute, "n": len(meas),
-                             "metrics": {k: {"value": v, "stderr": se if se == se else None}
+                             "metrics": {k: {"value": v if v == v else None,
+                                             "stderr": se if se == se else None}
                                          for k, (v, se) in summary.items()},
-                             "references": refs}, indent=1, allow_nan=False).encode())
+                             "references": {k: v for k, v in refs.items() if v == v}},
+                            indent=1, allow_nan=False).encode())
     store = RecordStore(results_path / RECORDS_FILE)
     for r in records:
         store.append(r)
@@ -375,6 +386,7 @@ def _save_grid(path: Path, rows, count: int, attribute: str, label: str,
     acc = summary["attribute_accuracy"][0]
     title = (f"{label}, {attribute}: accuracy {acc:.2f}, "
              f"kp disp {summary['keypoint_displacement'][0]:.3f}")
-    if "counterfactual_image_error" in summary:
-        title += f", cf error {summary['counterfactual_image_error'][0]:.3f}"
+    if "counterfactual_correctness_error" in summary:
+        title += (f", cf error changed/kept px {summary['counterfactual_correctness_error'][0]:.3f}"
+                  f"/{summary['counterfactual_preservation_error'][0]:.3f}")
     return save_edit_grid(path, cols, title=title)

@@ -260,6 +260,8 @@ METRIC_LABELS: Mapping[str, str] = MappingProxyType({
     "image_distance": "image distance",
     "counterfactual_image_error": "counterfactual error (image)",
     "counterfactual_keypoint_error": "counterfactual error (keypoints)",
+    "counterfactual_correctness_error": "correctness (cf error, changed px)",
+    "counterfactual_preservation_error": "preservation (cf error, kept px)",
 })
 UNIT_LABELS: Mapping[str, str] = MappingProxyType({
     "pct_inter_ocular": "% of inter-ocular distance",

@@ -14,7 +14,8 @@ from lkbench.protocols.attribute_classifier import (AttributeClassifier,
                                                     classifier_from_config, load_classifier,
                                                     save_classifier)
 from lkbench.protocols.editing import (EditMeasurements, IdentityEditor, attribute_hits,
-                                       image_distance, interocular, keypoint_distance)
+                                       image_distance, interocular, keypoint_distance,
+                                       split_image_error)
 from lkbench.records import RecordStore
 
 
@@ -110,6 +111,74 @@ def test_perfect_edit_has_zero_counterfactual_error(faces):
         assert joined[name] == pytest.approx(s[name], abs=1e-7)
 
 
+def test_split_error_by_hand():
+    """One 1×2×2 face per row: the counterfactual changes pixel (0, 0) only."""
+    src = torch.zeros(3, 3, 2, 2)
+    cf = src.clone()
+    cf[:, :, 0, 0] = 1.0
+    edit_cf, identity = cf.clone(), src.clone()
+    other = cf.clone()
+    other[:, :, 1, 1] = -0.5          # the attribute right, one kept pixel off by 0.5 (¼ in [0,1])
+    other[2, 0, 0, 0] = 0.0           # row 2 also half-wrong in one channel of the changed pixel
+    for edits, correct, preserve in ((edit_cf, [0, 0, 0], [0, 0, 0]),
+                                     (identity, [0.5, 0.5, 0.5], [0, 0, 0]),
+                                     (other, [0, 0, 0.5 / 3], [0.25 / 3] * 3)):
+        c, p = split_image_error(edits, cf, src)
+        assert torch.allclose(c, torch.tensor(correct, dtype=torch.float32))
+        assert torch.allclose(p, torch.tensor(preserve, dtype=torch.float32))
+    # a counterfactual that changes nothing: correctness undefined, preservation measured
+    c, p = split_image_error(other, src, src)
+    assert torch.isnan(c).all() and torch.allclose(p, (other - src).abs().mean((1, 2, 3)) / 2)
+    with pytest.raises(DataError, match="one shape"):
+        split_image_error(src, cf[:, :, :1], src)
+
+
+def test_split_error_on_faces_against_an_independent_computation(faces):
+    """Identity edit: 0 preservation error and the full distance over changed pixels as
+    correctness error; the exact counterfactual: 0 on both; a noisy edit against numpy."""
+    batch, labels, cf = faces
+    src = batch.images
+
+    def measure(edits):
+        return EditMeasurements.measure(src, edits, labels, batch.keypoints, FACE_LANDMARKS,
+                                        _Judges.classify, _Judges.detect, cf)
+    ident, exact = measure(src.clone()), measure(cf.clone())
+    assert float(ident.cf_preserve.abs().max()) == 0 and float(exact.cf_preserve.max()) == 0
+    assert float(exact.cf_correct.max()) == 0
+    gen = torch.Generator().manual_seed(0)
+    noisy = (cf + 0.2 * torch.randn(cf.shape, generator=gen)).clamp(-1, 1)
+    m = measure(noisy)
+    a, b, x = (t.double().numpy() for t in (noisy, cf, src))
+    for i in range(len(a)):
+        changed = (b[i] != x[i]).any(0)
+        err = abs(a[i] - b[i]).mean(0) / 2
+        full = abs(x[i] - b[i]).mean(0) / 2
+        assert float(ident.cf_correct[i]) == pytest.approx(full[changed].mean(), rel=1e-5)
+        assert float(m.cf_correct[i]) == pytest.approx(err[changed].mean(), rel=1e-5)
+        assert float(m.cf_preserve[i]) == pytest.approx(err[~changed].mean(), rel=1e-5)
+    # the whole-image error is the pixel-count-weighted mix of the two parts
+    share = (cf != src).any(1).flatten(1).double().mean(1)
+    mix = share * m.cf_correct.double() + (1 - share) * m.cf_preserve.double()
+    assert torch.allclose(mix, m.cf_image.double(), atol=1e-6)
+    s = m.summary()
+    assert s["counterfactual_correctness_error"][0] == pytest.approx(float(m.cf_correct.mean()))
+    assert m.counts()["counterfactual_preservation_error"] == 16
+
+
+def test_summary_leaves_out_undefined_values():
+    m = EditMeasurements(target=torch.tensor([True, False, True]), p_source=torch.zeros(3),
+                         p_edit=torch.zeros(3), displacement=torch.zeros(3),
+                         distance=torch.zeros(3), p_counterfactual=torch.zeros(3),
+                         cf_image=torch.zeros(3), cf_keypoint=torch.zeros(3),
+                         cf_distance=torch.zeros(3),
+                         cf_correct=torch.tensor([0.2, float("nan"), 0.4]),
+                         cf_preserve=torch.tensor([0.0, 0.1, 0.2]))
+    s, n = m.summary(), m.counts()
+    assert s["counterfactual_correctness_error"][0] == pytest.approx(0.3)
+    assert s["counterfactual_correctness_error"][1] == pytest.approx(0.02 ** 0.5 / 2 ** 0.5)
+    assert n["counterfactual_correctness_error"] == 2 and n["attribute_accuracy"] == 3
+
+
 def test_standard_error_by_hand():
     m = EditMeasurements(target=torch.tensor([True, True, False, False]),
                          p_source=torch.zeros(4), p_edit=torch.tensor([0.9, 0.1, 0.2, 0.3]),
@@ -165,7 +234,12 @@ def test_edit_eval_cli_identity_and_checkpoint(tmp_path):
     records = RecordStore(tmp_path / "res" / "editing.jsonl").read(strict=True)
     assert {r.metric for r in records} == {
         "attribute_accuracy", "keypoint_displacement", "image_distance",
-        "counterfactual_image_error", "counterfactual_keypoint_error"}
+        "counterfactual_image_error", "counterfactual_keypoint_error",
+        "counterfactual_correctness_error", "counterfactual_preservation_error"}
+    by_metric = {r.metric: r for r in records}
+    assert by_metric["counterfactual_preservation_error"].value == 0
+    assert by_metric["counterfactual_correctness_error"].value > \
+        by_metric["counterfactual_image_error"].value > 0
     assert all(r.model == "baseline:identity" and r.extra["attribute"] == "smiling"
                and r.n == 16 for r in records)
     cached = sorted(p.name for p in (tmp_path / "res" / "cache").iterdir())
@@ -181,10 +255,15 @@ def test_edit_eval_cli_identity_and_checkpoint(tmp_path):
     assert res.exit_code == 0, res.output
     assert "reusing the attribute classifier" in res.output
     records = RecordStore(tmp_path / "res" / "editing.jsonl").read(strict=True)
-    assert len(records) == 10 and records[-1].model == "l2m-gan"
+    # 7 identity rows, then 7 of the editor and 7 of its α = 0 control
+    assert len(records) == 21 and [r.model for r in records[7:]] == \
+        ["l2m-gan"] * 7 + ["l2m-gan α=0 control"] * 7
     assert records[-1].checkpoint_sha256 is not None
-    # the α = 0 control in the references is what a separate α = 0 run measures
-    refs = records[-1].extra["references"]
+    assert {r.extra["alpha"] for r in records[14:]} == {0.0}
+    assert {r.extra["control_of"] for r in records[14:]} == {"l2m-gan"}
+    # the α = 0 control in the references (and its rows) is what a separate α = 0 run measures
+    refs = records[7].extra["references"]
+    control_rows = {r.metric: r.value for r in records[14:]}
     assert "control_attribute_accuracy" not in records[0].extra["references"]   # identity
     res = run.invoke(cli, ["edit-eval", "--checkpoint", str(ckpt), "--attribute", "smiling",
                            "--preset", "smoke", "--results", str(tmp_path / "res"), "--set",
@@ -193,8 +272,22 @@ def test_edit_eval_cli_identity_and_checkpoint(tmp_path):
     assert res.exit_code == 0, res.output
     at0 = json.loads((tmp_path / "a0" / "metrics.json").read_text())
     assert "control_attribute_accuracy" not in at0["references"]
-    for name in ("attribute_accuracy", "keypoint_displacement", "image_distance"):
+    for name in ("attribute_accuracy", "keypoint_displacement", "image_distance",
+                 "counterfactual_correctness_error", "counterfactual_preservation_error"):
         assert refs[f"control_{name}"] == pytest.approx(at0["metrics"][name]["value"], abs=1e-6)
+        assert control_rows[name] == pytest.approx(refs[f"control_{name}"])
+    # the report's attribute-editing table: both split columns, identity and control rows
+    res = run.invoke(cli, ["report", "--results", str(tmp_path / "res" / "editing.jsonl")])
+    assert res.exit_code == 0, res.output
+    table = res.output.split("## Attribute editing: synthetic")[1].split("\n## ")[0]
+    header = next(line for line in table.splitlines() if line.startswith("| Method"))
+    assert "correctness (cf error, changed px)" in header
+    assert "preservation (cf error, kept px)" in header
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "Method" not in line]
+    # (the second l2m-gan row is the separate --set alpha=0 run: another edit strength)
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "baseline:identity (smiling)", "l2m-gan (smiling)", "l2m-gan (smiling)",
+        "l2m-gan α=0 control (smiling)"]
     # errors: an editor trained on another attribute, neither/both editors, a non-editor
     res = run.invoke(cli, ["edit-eval", "--checkpoint", str(ckpt), "--attribute", "hair",
                            "--preset", "smoke", "--results", str(tmp_path / "res")])
