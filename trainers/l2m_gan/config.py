@@ -7,6 +7,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Callable, Mapping
+
+from torch import nn
+
+
+def he_init(module: nn.Module) -> None:
+    """StarGAN v2's ``he_init`` on every submodule: Kaiming-normal weights (fan-in, ReLU gain
+    √2, so std = √(2 / fan_in)) and zero biases for each ``Conv2d`` and ``Linear``."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+INITS: Mapping[str, Callable[[nn.Module], None]] = MappingProxyType({
+    "default": lambda module: None, "he": he_init})
+"""``L2MConfig.init`` → ``fn(module)`` applied to each network after it is built."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +42,10 @@ class L2MConfig:
         num_domains: attribute domains (2 for one binary attribute: 0 = without, 1 = with).
         mlp_layers: Linear layers of M and of each transformer ``T_y`` (width ``S``, ReLU
             between layers, none at the end; lkbench default 3, [L2Mu] 4).
+        init: weight initialisation of every network, a key of :data:`INITS`: ``default``
+            (PyTorch's own, lkbench default and the CPU demo's) or ``he`` (Kaiming-normal
+            weights for the ReLU gain, fan-in, zero biases, in every convolution and linear
+            layer: StarGAN v2's ``he_init``, which [L2Mo] and [L2Mu] use).
     """
     image_size: int = 256
     first_width: int = 64
@@ -30,6 +53,7 @@ class L2MConfig:
     style_dim: int = 64
     num_domains: int = 2
     mlp_layers: int = 3
+    init: str = "default"
 
     def __post_init__(self) -> None:
         r = self.image_size
@@ -40,6 +64,8 @@ class L2MConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.num_domains < 2:
             raise ValueError(f"num_domains must be >= 2, got {self.num_domains}")
+        if self.init not in INITS:
+            raise ValueError(f"model.init must be one of {', '.join(INITS)}, got {self.init!r}")
 
     @property
     def g_blocks(self) -> int:

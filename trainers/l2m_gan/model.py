@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import L2MConfig
+from .config import INITS, L2MConfig
 
 MODEL_NAME = "l2m-gan"
 _SQRT2 = math.sqrt(2.0)
@@ -149,6 +149,7 @@ class Discriminator(nn.Module):
         super().__init__()
         self.trunk = _Trunk(cfg)
         self.head = nn.Linear(self.trunk.out_channels, cfg.num_domains)  # = conv 1×1 on 1×1
+        INITS[cfg.init](self)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         logits = self.head(self.trunk(x))                                  # [B,Y]
@@ -215,6 +216,7 @@ class L2MEditor(nn.Module):
         self.generator = Generator(cfg)
         self.style = StyleEncoder(cfg)
         self.manipulator = Manipulator(cfg)
+        INITS[cfg.init](self)
 
     def split(self, images: Tensor, source: Tensor, target: Tensor) -> Split:
         """Style code of ``images`` in their ``source`` domains, factorised for ``target``."""

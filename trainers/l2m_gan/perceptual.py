@@ -7,7 +7,9 @@ maps images ``[B,3,R,R]`` in [-1, 1] to pooled features ``[B,C]``; every module 
 * ``resnet18``: torchvision's ResNet-18 with ImageNet weights loaded from a user file (a
   ``state_dict`` as torchvision saves it, e.g. ``resnet18-f37072fd.pth``), inputs mapped to
   [0, 1] and normalised with the ImageNet mean and standard deviation, global-average-pooled
-  ``layer4`` features (C = 512). What [L2Mo] builds; nothing is downloaded.
+  ``layer4`` features (C = 512). What [L2Mo] builds; nothing is downloaded (offline first). A
+  file named as torchvision names it (``resnet18-<sha256 prefix>.pth``) is checked against
+  that prefix; a missing, corrupt or foreign file is a one-line :class:`ConfigError`.
 * ``tiny_random``: a clearly named stand-in when no weights are at hand: three frozen 3×3
   convolutions (stride 2, widths 16/32/64, leaky ReLU) with weights drawn from a fixed seed,
   global-average-pooled (C = 64). It measures low-level image change, not ImageNet semantics;
@@ -15,6 +17,8 @@ maps images ``[B,3,R,R]`` in [-1, 1] to pooled features ``[B,C]``; every module 
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -73,6 +77,26 @@ class TinyRandomFeatures(nn.Module):
         return self.net(images).mean((2, 3))
 
 
+_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,})\.pth?$")
+"""torchvision names weight files ``<arch>-<first hex digits of the file's sha256>.pth``."""
+
+
+def check_weights_hash(path: Path) -> None:
+    """Raise :class:`ConfigError` when ``path``'s name carries a sha256 prefix (torchvision's
+    ``resnet18-f37072fd.pth``) that its content does not have: a truncated or corrupt copy."""
+    match = _HASH_IN_NAME.search(path.name)
+    if match is None:
+        return
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    if not digest.hexdigest().startswith(match.group(1)):
+        raise ConfigError(f"loss.perceptual_weights {path}: the file's sha256 starts with "
+                          f"{digest.hexdigest()[:len(match.group(1))]}, not {match.group(1)} as "
+                          "its name says; the copy is corrupt or truncated, download it again")
+
+
 def _resnet18(weights: str) -> nn.Module:
     if not weights:
         raise ConfigError("perceptual network 'resnet18' needs ImageNet weights: set "
@@ -82,12 +106,21 @@ def _resnet18(weights: str) -> nn.Module:
     if not path.is_file():
         raise ConfigError(f"loss.perceptual_weights: no file at {path}; give the path of "
                           "torchvision's ImageNet resnet18 state_dict")
+    check_weights_hash(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:   # unpickling errors vary with the damage (EOF, zip, pickle)
+        raise ConfigError(f"loss.perceptual_weights {path} cannot be read as a torch file "
+                          f"({type(exc).__name__}: {exc}); it is corrupt or not a weights file"
+                          ) from exc
+    if not isinstance(state, dict):
+        raise ConfigError(f"loss.perceptual_weights {path} holds a {type(state).__name__}, not "
+                          "a torchvision resnet18 state_dict")
+    try:
         return _freeze(ResNet18Features(state))
-    except (RuntimeError, OSError, KeyError) as exc:
+    except (RuntimeError, KeyError, TypeError) as exc:
         raise ConfigError(f"loss.perceptual_weights {path} is not a torchvision resnet18 "
-                          f"state_dict ({exc})") from exc
+                          f"state_dict ({str(exc).splitlines()[0]})") from exc
 
 
 def _tiny_random(weights: str) -> nn.Module:

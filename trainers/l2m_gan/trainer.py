@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Callable, Literal, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -127,8 +128,33 @@ class L2MDataConfig(TrainDataConfig):
     Attributes:
         attribute: a name in the dataset's ``attribute_names`` (``synthetic``: smiling,
             mouth_open, hair, dark_hair, dark_skin); its label is the domain.
+        target: the domain each training image is translated to, a key of
+            :data:`TARGET_SAMPLERS`: ``flip`` — always the other one, ``ỹ = 1 − y`` (lkbench
+            default and the CPU demo's: every step trains the edit); ``balanced`` — drawn
+            uniformly over the domains, independently of ``y``, as the public re-implementation
+            [L2Mu] does with its separate reference batch (with two domains about half the
+            steps translate an image into its own domain).
     """
     attribute: str = "smiling"
+    target: str = "flip"
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGET_SAMPLERS:
+            raise ValueError(f"data.target must be one of {', '.join(TARGET_SAMPLERS)}, got "
+                             f"{self.target!r}")
+
+
+def _flip_target(y: Tensor, num_domains: int, gen: torch.Generator) -> Tensor:
+    return 1 - y
+
+
+def _balanced_target(y: Tensor, num_domains: int, gen: torch.Generator) -> Tensor:
+    return torch.randint(0, num_domains, y.shape, generator=gen, device=gen.device).to(y.device)
+
+
+TARGET_SAMPLERS: Mapping[str, Callable[[Tensor, int, torch.Generator], Tensor]] = \
+    MappingProxyType({"flip": _flip_target, "balanced": _balanced_target})
+"""``data.target`` → ``fn(y [B], num_domains, gen) -> target domains [B]`` (long)."""
 
 
 @dataclass(frozen=True)
@@ -213,13 +239,17 @@ class L2MTrainer(Trainer):
         return model_config_dict(self.cfg.model)
 
     def train_step(self, real: Tensor, gen: torch.Generator, step: int) -> dict[str, Tensor]:
-        return self.step(real, self.labels(step), step)
+        y = self.labels(step)
+        target = TARGET_SAMPLERS[self.cfg.data.target](y.long(), self.cfg.model.num_domains, gen)
+        return self.step(real, y, step, target)
 
-    def step(self, real: Tensor, y: Tensor, step: int) -> dict[str, Tensor]:
-        """One D and one G step on ``real`` ``[B,3,R,R]`` with domains ``y`` ``[B]``."""
+    def step(self, real: Tensor, y: Tensor, step: int,
+             target: "Tensor | None" = None) -> dict[str, Tensor]:
+        """One D and one G step on ``real`` ``[B,3,R,R]`` with domains ``y`` ``[B]``,
+        translated to ``target`` ``[B]`` (default: the other domain, ``1 − y``)."""
         w, opt, ctx = self.cfg.loss, self.cfg.optim, self.ctx
         y = y.long()
-        target = 1 - y
+        target = 1 - y if target is None else target.long().to(y.device)
         out: dict[str, Tensor] = {}
 
         # D step
