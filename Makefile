@@ -29,7 +29,7 @@ demo: $(STAMP)
 demo-train: $(STAMP)
 	$(BIN)/lkbench train --model latent-keypoint-gan --dataset synthetic --preset demo \
 		--out $(DEMO_RUN) --resume auto
-	$(BIN)/lkbench export $(DEMO_RUN) lkbench/assets/demo-generator.pt --command \
+	$(BIN)/lkbench export $(DEMO_RUN) lkbench/assets/demo-generator.pt --force --command \
 		"lkbench train --model latent-keypoint-gan --dataset synthetic --preset demo --out $(DEMO_RUN) --resume auto"
 
 bench: $(STAMP)

@@ -277,8 +277,9 @@ def build_model(ckpt: Checkpoint, key: str | None = None) -> torch.nn.Module:
         The model on the CPU, in eval mode.
 
     Raises:
-        CheckpointError: if the state entry is absent, the factory rejects the config, or the
-            state does not fit the rebuilt model (missing/unexpected keys, shapes).
+        CheckpointError: if the state entry is absent, holds NaN or infinite values, the
+            factory rejects the config, or the state does not fit the rebuilt model
+            (missing/unexpected keys, shapes).
     """
     key = _state_key(ckpt, key)
     try:
@@ -291,6 +292,8 @@ def build_model(ckpt: Checkpoint, key: str | None = None) -> torch.nn.Module:
         raise CheckpointError(f"model factory {ckpt.model!r} returned a "
                               f"{type(model).__name__}, not a torch.nn.Module")
     state = ckpt.state[key]
+    from .finite import check_state_finite
+    check_state_finite(state, ckpt.path, key)      # a diverged run's NaN weights render NaN
     problem = _state_mismatch(model.state_dict(), state)
     if problem is None:
         try:

@@ -23,13 +23,24 @@ from .serve_cli import serve
 
 
 class _Group(click.Group):
-    """A click group that reports :class:`LkbenchError` as a usage-style error (exit 2)."""
+    """A click group that reports :class:`LkbenchError` as a usage-style error (exit 2), and so
+    a file-system refusal (read-only, disk full, permission) that reaches it."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except LkbenchError as exc:
             click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+        except (OSError, RuntimeError) as exc:
+            # A writer that did not name its path (an append, a folder being created): the same
+            # one-line message as lkbench.atomic.writing gives, naming the file the OS names.
+            from .atomic import write_error
+
+            err = write_error(exc, verb="write")
+            if err is None:
+                raise
+            click.echo(f"Error: {err}", err=True)
             ctx.exit(2)
 
 

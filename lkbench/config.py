@@ -12,6 +12,7 @@ always be traced to the exact settings that produced it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -53,6 +54,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 return _coerce(value, arm, where)
             except ConfigError as exc:
                 errors.append(str(exc))
+        finite = [e for e in errors if "not a finite number" in e]
+        if finite:   # say what is wrong with the value, not which types it is not
+            raise ConfigError(finite[0])
         raise ConfigError(f"{where}: {value!r} is not {' or '.join(_type_name(a) for a in args)}")
     if origin is Literal:
         if value in args and type(value) in {type(a) for a in args}:
@@ -81,6 +85,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return dict(value)
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(float(value)):   # TOML reads nan, inf and -inf
+                raise ConfigError(f"{where}: {value!r} is not a finite number; give a finite "
+                                  "value")
             return float(value)
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -141,17 +148,17 @@ def load_toml(path: "str | os.PathLike[str]") -> dict[str, Any]:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
 
 
-def parse_override(text: str) -> dict[str, Any]:
+def parse_override(text: str, example: str = "loop.steps=500") -> dict[str, Any]:
     """``"a.b=value"`` → ``{"a": {"b": value}}``.
 
     The value is read as a TOML value (``3``, ``0.5``, ``true``, ``"x"``, ``[1, 2]``); a bare word
     that is not valid TOML is taken as a string, so ``--set dataset=cub`` works without quotes.
+    ``example`` is a valid ``KEY=VALUE`` of the command at hand, shown when ``text`` is not one.
     """
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"--set expects KEY=VALUE with a dotted key (e.g. data.image_size=64), "
-                          f"got {text!r}")
+        raise ConfigError(f"--set expects KEY=VALUE (e.g. --set {example}), got {text!r}")
     raw = raw.strip()
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
@@ -188,8 +195,29 @@ def resolve(cls: type[C], *, preset: "str | None" = None,
     for f in files:
         layer = deep_merge(layer, load_toml(f))
     for o in overrides:
-        layer = deep_merge(layer, parse_override(o))
+        layer = deep_merge(layer, parse_override(o, example_setting(cls)))
     return from_dict(cls, layer)
+
+
+def example_setting(cls: type) -> str:
+    """A valid ``KEY=VALUE`` of config ``cls`` with its default value, for messages: the first
+    plain setting, dotted under its table for nested configs (``loop.steps=30000``)."""
+    def plain(c: type, prefix: str) -> "str | None":
+        for f in fields(c):
+            if f.default is not dataclasses.MISSING and isinstance(f.default, (int, float)) \
+                    and not isinstance(f.default, bool):
+                return f"{prefix}{f.name}={f.default}"
+        return None
+
+    if not is_dataclass(cls):
+        return "loop.steps=500"
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):   # nested configs: the first table with a number in it
+        if is_dataclass(hints.get(f.name)):
+            found = plain(hints[f.name], f"{f.name}.")
+            if found:
+                return found
+    return plain(cls, "") or "KEY=VALUE"
 
 
 def write_config(cfg: Any, out_dir: "str | os.PathLike[str]", name: str = "config.toml") -> Path:
@@ -224,8 +252,9 @@ class DataConfig:
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not 8 <= self.image_size <= 1024:
-            raise ValueError(f"image_size must be in [8, 1024] pixels, got {self.image_size}")
+        if not 32 <= self.image_size <= 256:
+            raise ValueError(f"image_size must be in [32, 256] pixels, got {self.image_size}; "
+                             "e.g. --set image_size=128")
 
 
 register_preset("smoke", DataConfig, {"image_size": 32})

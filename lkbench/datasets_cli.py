@@ -82,8 +82,9 @@ def _mb(n: int) -> str:
 @_DATASET
 def cache_info(cache_dir: "str | None", dataset: "str | None") -> None:
     """List the cache entries: dataset, entry, split, image size, size on disk."""
-    from .data.cache import cache_root, list_entries
+    from .data.cache import cache_root, dataset_folder, list_entries
 
+    dataset = None if dataset is None else dataset_folder(dataset, cache_dir)
     entries = list_entries(cache_dir, dataset)
     click.echo(f"cache root: {cache_root(cache_dir)}")
     for e in entries:
@@ -100,8 +101,9 @@ def cache_info(cache_dir: "str | None", dataset: "str | None") -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def cache_clear(cache_dir: "str | None", dataset: "str | None", yes: bool) -> None:
     """Delete cache entries (they are rebuilt from the downloads when next needed)."""
-    from .data.cache import cache_root, clear
+    from .data.cache import cache_root, clear, dataset_folder
 
+    dataset = None if dataset is None else dataset_folder(dataset, cache_dir)
     what = f"the {dataset} entries" if dataset else "every entry"
     if not yes:
         click.confirm(f"delete {what} under {cache_root(cache_dir)}?", abort=True)

@@ -34,6 +34,34 @@ class _EditCommand(click.Command):
                         "model's resolution (side by side), e.g. to replay --latents exactly\n")
 
 
+# The ranges lkbench serve accepts for the same settings (lkbench.serve.ops.OpParams): a value
+# outside them, or NaN/inf, is refused here as it is there (422), before anything renders.
+BOUNDS = {"dx": (-4.0, 4.0), "dy": (-4.0, 4.0), "scale": (0.05, 20.0), "factor": (0.05, 20.0)}
+
+
+class _FiniteRange(click.ParamType):
+    """A float in ``[lo, hi]``; NaN and inf are refused (click.FloatRange lets NaN through)."""
+    name = "float"
+
+    def __init__(self, lo: float, hi: float):
+        self.lo, self.hi = lo, hi
+
+    def get_metavar(self, param: click.Parameter, ctx: "click.Context | None" = None) -> str:
+        return f"FLOAT {self.lo:g}..{self.hi:g}"
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        if not math.isfinite(number) or not self.lo <= number <= self.hi:
+            self.fail(f"{value!r} is not a finite number in [{self.lo:g}, {self.hi:g}] (the "
+                      "range lkbench serve accepts too).", param, ctx)
+        return number
+
+
 def _parse_parts(text: "str | None") -> tuple[int, ...]:
     if text is None or not text.strip():
         return ()
@@ -75,13 +103,13 @@ def _out_paths(out: Path, names: list[str], every: bool) -> dict[str, Path]:
 @click.option("--parts", default=None, metavar="J,J,...",
               help="Comma-separated part indices whose appearance swap-parts takes from the "
               "donor (default: --part).")
-@click.option("--dx", default=0.3, show_default=True, type=float,
+@click.option("--dx", default=0.3, show_default=True, type=_FiniteRange(*BOUNDS["dx"]),
               help="Horizontal offset for move and add, normalised units (image width = 2).")
-@click.option("--dy", default=0.0, show_default=True, type=float,
+@click.option("--dy", default=0.0, show_default=True, type=_FiniteRange(*BOUNDS["dy"]),
               help="Vertical offset (down) for move and add, normalised units.")
-@click.option("--scale", default=1.3, show_default=True, type=float,
+@click.option("--scale", default=1.3, show_default=True, type=_FiniteRange(*BOUNDS["scale"]),
               help="move-all: scale factor of the keypoint layout about its centroid.")
-@click.option("--factor", default=2.0, show_default=True, type=float,
+@click.option("--factor", default=2.0, show_default=True, type=_FiniteRange(*BOUNDS["factor"]),
               help="resize: factor on the part's heatmap width tau (radius grows as sqrt).")
 @click.option("--steps", default=5, show_default=True, type=click.IntRange(2, 32),
               help="interpolate: number of columns, t evenly spaced in [0, 1].")
@@ -108,6 +136,7 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
 
     from .checkpoint import load_model
     from .edit_plots import save_edit_grid
+    from .finite import check_images_finite
     from .models import KeypointGenerator
     from .trainers.distributed import choose_device
     from .trainers.latent_keypoint_gan.edit_ops import EditParams
@@ -131,8 +160,10 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
 
         spec = spec_of(G, type(G).__name__, max_samples=1024, max_added_parts=1024)
         doc, saved, saved_donor = load_document(latents_path, spec)
-        warning = checkpoint_mismatch(doc, file_sha256(checkpoint)) if Path(
-            checkpoint).is_file() else None
+        from .shipped import resolve_checkpoint
+
+        on_disk = resolve_checkpoint(checkpoint)
+        warning = checkpoint_mismatch(doc, file_sha256(on_disk)) if on_disk.is_file() else None
         if warning:
             click.echo(f"Warning: {warning}", err=True)
         num = len(saved)
@@ -147,7 +178,9 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
         if op == "render":
             from .plots import images_to_uint8, save_png
 
-            save_png(paths[op], torch.cat(list(images_to_uint8(G.render(src).images)), dim=2))
+            images = G.render(src).images
+            check_images_finite(images, f"the generator in {checkpoint}")
+            save_png(paths[op], torch.cat(list(images_to_uint8(images)), dim=2))
             where = f"latents from {latents_path}" if saved is not None else f"seed {seed}"
             click.echo(f"wrote {num} rendered image(s) ({where}) to {paths[op]}")
             return
@@ -162,16 +195,19 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
 
         def column(label, lat, images=None):
             images = G.render(lat).images if images is None else images
+            check_images_finite(images, f"the generator in {checkpoint}")
             return (label, images, lat.keypoints, lat.active, lat.slots)
 
         base = [column("source", src)]
         if donor is not None:
             donor_col = column(f"donor (seed {seed + 1})", donor)
         legend = [f"part {j}" for j in range(src.num_parts)]
+        grids = {}   # every image is rendered and checked before any file is written
         for n in names:
             cols = base + ([donor_col] if ops[n].needs_donor else [])
-            cols += [column(label, lat) for label, lat in edits[n]]
-            save_edit_grid(paths[n], cols, names=legend,
+            grids[n] = cols + [column(label, lat) for label, lat in edits[n]]
+        for n in names:
+            save_edit_grid(paths[n], grids[n], names=legend,
                            title=f"{ops[n].describe(params)}  (seed {seed})")
     if op == "all":
         where = (f"{paths[names[0]].parent}/{Path(out_path).stem}-<op>.png"

@@ -1,4 +1,8 @@
-"""Published numbers (spec ``protocols.md`` §4), read from ``results/published.csv``.
+"""Published numbers (spec ``protocols.md`` §4), read from ``lkbench/published.csv``.
+
+The table ships inside the package (package data, read through :mod:`importlib.resources`), so
+an installed lkbench has it; the repository's ``results/published.csv`` is a link to that one
+file, so there is a single copy to edit.
 
 One row per (method, benchmark, metric, variant, num_keypoints). Landmark benchmarks use the
 names of :data:`lkbench.protocols.benchmarks.BENCHMARKS`, and their metric, unit and direction
@@ -9,6 +13,7 @@ column. Generation and pixel-error benchmarks that lkbench does not score are li
 from __future__ import annotations
 
 import math
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +24,8 @@ from .registry import did_you_mean
 
 __all__ = ["load_published", "DEFAULT_PATH", "COLUMNS", "KEY_COLUMNS"]
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / "results" / "published.csv"
+DEFAULT_PATH = Path(str(resources.files("lkbench") / "published.csv"))
+"""The table that ships with lkbench (``results/published.csv`` in the repository links here)."""
 COLUMNS = ("method", "benchmark", "metric", "variant", "value", "unit", "higher_is_better",
            "num_keypoints", "source", "notes")
 KEY_COLUMNS = ("method", "benchmark", "metric", "variant", "num_keypoints")
@@ -94,8 +100,14 @@ def _parse_row(path: Path, line: int, raw: dict) -> dict:
 
 def _read_text_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise DataError(f"published numbers file not found: {path}; it ships with the lkbench "
-                        "repository (results/published.csv); pass path= to read another copy")
+        if path == DEFAULT_PATH:
+            raise DataError(f"published numbers file not found: {path}; it ships inside the "
+                            "lkbench package, so this install is incomplete: reinstall lkbench, "
+                            "or give another copy with lkbench report --published FILE")
+        what = "is a folder" if path.is_dir() else "not found"
+        raise DataError(f"published numbers file {what}: {path}; check the --published path "
+                        "(Python: path=), or leave it out to use the table that ships with "
+                        "lkbench")
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -119,7 +131,7 @@ def load_published(path: "str | Path | None" = None) -> pd.DataFrame:
     """Read and validate the table of published numbers.
 
     Args:
-        path: CSV file; default the repository's ``results/published.csv``.
+        path: CSV file; default the table that ships with lkbench (:data:`DEFAULT_PATH`).
 
     Returns:
         DataFrame with the columns of :data:`COLUMNS` (extra columns kept): ``value`` float64,

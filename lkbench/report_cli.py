@@ -18,7 +18,8 @@ import click
               "repeatable. Default: $LKBENCH_RESULTS or ./results/runs, where lkbench detect "
               "writes.")
 @click.option("--published", "published_path", default=None, type=click.Path(dir_okay=False),
-              help="Published numbers CSV; default: the repository's results/published.csv.")
+              help="Published numbers CSV; default: the table that ships with lkbench "
+              "(results/published.csv in the repository).")
 @click.option("--format", "fmt", default="md", show_default=True,
               type=click.Choice(["md", "csv", "latex", "html"]),
               help="md: Markdown tables; csv: one row per cell with the numbers as numbers; "

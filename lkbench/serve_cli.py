@@ -6,7 +6,10 @@ neither torch nor FastAPI; both load when the command runs.
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
+import re
+import socket
 
 import click
 
@@ -24,8 +27,60 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+                       r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?")
+
+
+def check_host(host: str) -> None:
+    """Refuse a ``--host`` that is neither an IP address nor a well-formed host name
+    (``999.1.1.1``, ``1.2.3``, ``bad_name``) before it is called remote or looked up."""
+    bare = host.strip("[]")
+    try:
+        ipaddress.ip_address(bare)
+        return
+    except ValueError:
+        pass
+    numeric = re.fullmatch(r"[0-9.]+", bare) is not None or ":" in bare
+    if numeric or not _HOSTNAME.fullmatch(bare):
+        raise ConfigError(f"--host {host} is not a valid IP address or host name; use "
+                          "127.0.0.1 (this machine only, the default), or an address of this "
+                          "machine such as 0.0.0.0 (every interface) with --allow-remote")
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Bind ``(host, port)`` once and let it go, so a busy port or an address that is not this
+    machine's is a one-line error before the URL is printed (the server binds it again with
+    the same SO_REUSEADDR setting right after)."""
+    bare = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(bare, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host}: cannot resolve it ({exc.strerror}); use 127.0.0.1 or "
+                          "an address of this machine") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} on {host} is already in use (another lkbench "
+                                  f"serve, or another server); choose a free one, e.g. --port "
+                                  f"{port + 1 if port < 65535 else 8000}, or stop the program "
+                                  "that holds it") from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise ConfigError(f"--host {host} is not an address of this machine; use "
+                                  "127.0.0.1, or 0.0.0.0 with --allow-remote for every "
+                                  "interface") from None
+            if exc.errno == errno.EACCES:
+                raise ConfigError(f"port {port} needs administrator rights (ports below 1024 "
+                                  "do); use a port such as --port 8000") from None
+            raise ConfigError(f"cannot listen on {host} port {port}: "
+                              f"{exc.strerror or exc}; choose another --host or --port") from None
+
+
 @click.command("serve")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("checkpoint", type=click.Path(dir_okay=False), metavar="CHECKPOINT|demo")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but a loopback address needs --allow-remote.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
@@ -54,8 +109,11 @@ def serve(checkpoint: str, host: str, port: int, allow_remote: bool, device: str
     download the image (PNG) and its latents (JSON; `lkbench edit CKPT --latents FILE --op
     render` reproduces the image exactly). The server keeps no per-user state.
 
-    Example: lkbench serve lkbench/assets/demo-generator.pt, then open http://127.0.0.1:8000
+    CHECKPOINT is a file from lkbench train or export, or 'demo' (the shipped demo generator).
+
+    Example: lkbench serve demo, then open http://127.0.0.1:8000
     """
+    check_host(host)
     if not is_loopback(host) and not allow_remote:
         raise ConfigError(f"--host {host} would make the editor reachable from other machines, "
                           "and it has no authentication; add --allow-remote if you mean it, or "
@@ -68,6 +126,7 @@ def serve(checkpoint: str, host: str, port: int, allow_remote: bool, device: str
     config = ServeConfig(max_body_bytes=max_body_kb * 1024, render_threads=render_threads,
                          max_pending=max_pending, max_added_parts=max_added_parts)
     app = app_from_checkpoint(checkpoint, device=choose_device(device), config=config)
+    check_can_listen(host, port)
     if not is_loopback(host):
         click.echo(f"WARNING: listening on {host}: anyone who can reach this address can use "
                    "the editor and run the generator; there is no authentication.", err=True)

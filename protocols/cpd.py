@@ -50,6 +50,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from lkbench.errors import ConfigError, DataError
+from lkbench.finite import check_images_finite
 from lkbench.models import KeypointGenerator, Latents
 
 from .latent_stream import paired_latent_batches
@@ -310,7 +311,9 @@ def compute_cpd(generator: KeypointGenerator, cfg: CPDConfig, *, progress: bool 
     stats = CorrelationStats(len(units))
 
     def render(lat: Latents) -> Tensor:
-        return generator.render(lat).images.float()
+        images = generator.render(lat).images.float()
+        check_images_finite(images, "the generator")
+        return images
 
     bar = tqdm(total=cfg.num_pairs, desc="CPD pairs", unit="pair", disable=not progress,
                leave=False)

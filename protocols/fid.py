@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from lkbench.atomic import atomic_write
 from lkbench.errors import ConfigError, DataError
+from lkbench.finite import check_features_finite, check_images_finite
 from lkbench.models import KeypointGenerator, Latents
 from lkbench.plots import images_to_uint8
 
@@ -187,7 +188,10 @@ def generator_stats(generator: KeypointGenerator, extractor: FeatureExtractor, m
     with torch.no_grad(), tqdm(total=num, desc=desc, unit="img", disable=not progress,
                                leave=False) as bar:
         for lat in stream:
-            feats = image_features(generator.render(lat).images, extractor, mode, device)
+            images = generator.render(lat).images
+            check_images_finite(images, "the generator")
+            feats = image_features(images, extractor, mode, device)
+            check_features_finite(feats, "the generated images")
             if on_batch is not None:
                 on_batch(feats)
             stats.update(feats)

@@ -104,3 +104,63 @@ def test_resolved_config_written_and_reloads(tmp_path):
 def test_presets_exist_for_data():
     assert resolve(DataConfig, preset="smoke").image_size == 32
     assert resolve(DataConfig, preset="demo").image_size == 64
+
+
+# -- non-finite and out-of-range values fail before any work (issue 25) -----------------------
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "+nan"])
+def test_non_finite_floats_are_refused_everywhere(text):
+    with pytest.raises(ConfigError, match=rf"optim.lr: {text.lstrip('+')} is not a finite "
+                                          r"number"):
+        resolve(Train, overrides=[f"optim.lr={text}"])
+
+
+def test_non_finite_in_a_union_says_so():
+    from lkbench.trainers.latent_keypoint_gan import LKGRunConfig
+
+    with pytest.raises(ConfigError, match=r"^model.tau: nan is not a finite number"):
+        resolve(LKGRunConfig, overrides=["model.tau=nan"])
+
+
+def test_train_cli_refuses_nan_tau_before_training(tmp_path):
+    from click.testing import CliRunner
+
+    from lkbench.cli import cli
+
+    res = CliRunner().invoke(cli, ["train", "--model", "latent-keypoint-gan", "--preset",
+                                   "smoke", "--out", str(tmp_path / "r"), "--set",
+                                   "model.tau=nan"])
+    assert res.exit_code == 2 and "model.tau: nan is not a finite number" in res.output
+    assert "diverged" not in res.output and not (tmp_path / "r").exists()
+
+
+def test_edit_eval_refuses_nan_alpha_before_training_judges(tmp_path):
+    from click.testing import CliRunner
+
+    from lkbench.cli import cli
+
+    res = CliRunner().invoke(cli, ["edit-eval", "--identity", "--attribute", "smiling",
+                                   "--results", str(tmp_path), "--set", "alpha=nan"])
+    assert res.exit_code == 2 and "alpha: nan is not a finite number" in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_example_in_a_malformed_set_is_one_that_works():
+    from lkbench.config import example_setting
+
+    with pytest.raises(ConfigError, match=r"e.g. --set image_size=64\b"):
+        resolve(DataConfig, overrides=["image_size"])
+    resolve(DataConfig, overrides=[example_setting(DataConfig)])
+    from lkbench.trainers.latent_keypoint_gan import LKGRunConfig
+    assert example_setting(LKGRunConfig).startswith("model.")
+    resolve(LKGRunConfig, overrides=[example_setting(LKGRunConfig)])
+
+
+@pytest.mark.parametrize("size,ok", [(31, False), (32, True), (256, True), (257, False),
+                                     (1024, False)])
+def test_datasets_show_image_size_is_the_documented_range(size, ok):
+    if ok:
+        assert resolve(DataConfig, overrides=[f"image_size={size}"]).image_size == size
+    else:
+        with pytest.raises(ConfigError, match=r"image_size must be in \[32, 256\] pixels"):
+            resolve(DataConfig, overrides=[f"image_size={size}"])

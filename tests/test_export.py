@@ -72,3 +72,60 @@ def test_export_of_a_run_folder_takes_its_newest_checkpoint(run_dir, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="no checkpoint in this run folder"):
         export_generator(tmp_path / "empty", tmp_path / "h.pt")
+
+
+# -- nothing is overwritten unasked (issue 25) -------------------------------------------------
+
+def test_export_onto_its_own_input_is_refused_even_with_force(run_dir, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    src = run / "ckpt" / "step-0000002.pt"
+    before = src.read_bytes()
+    for extra in ([], ["--force"]):
+        res = CliRunner().invoke(cli, ["export", str(src), str(src), *extra])
+        assert res.exit_code == 2 and "would overwrite its own input" in res.output, res.output
+    # any file the export writes counts: OUT itself onto the run's stats.jsonl
+    res = CliRunner().invoke(cli, ["export", str(run), str(run / "stats.jsonl")])
+    assert res.exit_code == 2 and "own input" in res.output
+    assert src.read_bytes() == before and load_checkpoint(src).state.keys() >= {"G", "D"}
+
+
+def test_export_onto_an_existing_file_needs_force(run_dir, tmp_path):
+    out = tmp_path / "g.pt"
+    out.write_bytes(b"someone's file")
+    res = CliRunner().invoke(cli, ["export", str(run_dir), str(out)])
+    assert res.exit_code == 2 and "already exists; pass --force to replace" in res.output
+    assert out.read_bytes() == b"someone's file" and not (tmp_path / "g.json").exists()
+    res = CliRunner().invoke(cli, ["export", str(run_dir), str(out), "--force"])
+    assert res.exit_code == 0, res.output
+    assert load_checkpoint(out).step == 2
+    # the manifest and run files beside OUT count too
+    res = CliRunner().invoke(cli, ["export", str(run_dir), str(tmp_path / "g.pt")])
+    assert res.exit_code == 2 and "g.json" in res.output and "--force" in res.output
+
+
+def test_export_into_a_folder_path_says_so(run_dir, tmp_path):
+    from lkbench.errors import ConfigError
+    from lkbench.export import export_generator
+
+    res = CliRunner().invoke(cli, ["export", str(run_dir), str(tmp_path)])
+    assert res.exit_code == 2 and "is a directory" in res.output      # click's own check
+    with pytest.raises(ConfigError, match="is a folder; give the file to write"):
+        export_generator(run_dir, tmp_path)
+
+
+def test_float16_overflow_is_refused(tmp_path):
+    from lkbench.checkpoint import save_checkpoint
+    from lkbench.export import export_generator
+
+    demo = load_checkpoint("demo")
+    state = dict(demo.state["G_ema"])
+    name = next(k for k, v in state.items() if v.is_floating_point())
+    state[name] = state[name].float() * 0 + 1e6          # beyond float16's 65504
+    save_checkpoint(tmp_path / "big.pt", model=demo.model, config=demo.config,
+                    state={"G_ema": state}, step=1)
+    with pytest.raises(CheckpointError, match="does not fit float16.*--dtype float32"):
+        export_generator(tmp_path / "big.pt", tmp_path / "out.pt")
+    assert not (tmp_path / "out.pt").exists()

@@ -106,3 +106,30 @@ def test_bad_files(tmp_path):
         load_published(_write(tmp_path, GOOD[:-1], header=HEADER.replace(",notes", "")))
     with pytest.raises(DataError, match=r"line 3: duplicate of an earlier row"):
         load_published(_write(tmp_path, GOOD, GOOD))
+
+
+# -- the table ships inside the package (issue 25) ---------------------------------------------
+
+def test_default_table_is_package_data_and_the_repository_path_links_to_it():
+    from importlib import resources
+
+    import lkbench
+
+    assert DEFAULT_PATH == Path(str(resources.files("lkbench") / "published.csv"))
+    assert DEFAULT_PATH.parent == Path(lkbench.__file__).parent
+    repo_copy = Path(__file__).resolve().parents[1] / "results" / "published.csv"
+    assert repo_copy.resolve() == DEFAULT_PATH.resolve()      # one file, not two that drift
+    import tomllib
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml")
+                              .read_text())
+    assert "published.csv" in pyproject["tool"]["setuptools"]["package-data"]["lkbench"]
+
+
+def test_missing_file_names_the_option_that_fixes_it(tmp_path):
+    from click.testing import CliRunner
+
+    from lkbench.cli import cli
+
+    res = CliRunner().invoke(cli, ["report", "--published", str(tmp_path / "nope.csv")])
+    assert res.exit_code == 2 and "check the --published path" in res.output
+    assert "pass path=" not in res.output

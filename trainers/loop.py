@@ -15,7 +15,13 @@ Run directory::
     <out>/ckpt/step-NNNNNNN.pt    checkpoints (lkbench.checkpoint); the newest ``keep_ckpts`` kept
 
 Resuming restores models, optimisers, EMA and the step; the data order and all per-step noise
-are functions of (seed, step, rank), so a resumed CPU run continues bit for bit.
+are functions of (seed, step, rank), so a resumed CPU run continues bit for bit. Before it
+continues, ``stats.jsonl`` is cut back to the checkpoint's step (a run killed after its last
+checkpoint logged steps that are now trained again) and temporary files of saves that a killed
+process left behind are removed.
+
+Ctrl-C asks the loop to stop after the step in progress and save it; pressing it again while
+that step finishes or its checkpoint is written only says so (the save is never skipped).
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import abc
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from lkbench import checkpoint as ckpt_io
+from lkbench.atomic import FileWriteError, atomic_write, remove_stale_temps, writing
 from lkbench.config import to_dict, write_config
 from lkbench.errors import CheckpointError, LkbenchError
 from lkbench.registry import Registry
@@ -236,8 +244,10 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
         start = ckpt.step
         wall_before = float(ckpt.extra.get("wall_time_s", 0.0))
     if ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)
+        with writing(out, verb="create the run folder"):
+            out.mkdir(parents=True, exist_ok=True)
         write_config(cfg, out)
+        tidy_run_dir(out, start)
     started = time.perf_counter()
     last_ckpt = ckpt.path if ckpt is not None else None
     step = start
@@ -256,14 +266,19 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
                dynamic_ncols=True, desc=f"train {trainer_cls.model_name}")
     window_start, window_images = time.perf_counter(), 0
     # Ctrl-C lands inside train_step nearly always; stopping there would save a half-updated
-    # state under the previous step's name. The first Ctrl-C only asks to stop after the step;
-    # a second one stops at once and saves nothing.
-    stop = {"asked": False, "forced": False}
+    # state under the previous step's name. The first Ctrl-C only asks to stop after the step
+    # and save it; later ones wait for that save (interrupting it would lose every step since
+    # the last checkpoint) and say so once. Ctrl-\ (SIGQUIT) still ends the process at once.
+    stop = {"asked": False, "told": False}
 
     def on_sigint(signum, frame):
         if stop["asked"]:
-            stop["forced"] = True
-            raise KeyboardInterrupt
+            if not stop["told"]:
+                stop["told"] = True
+                print("\nstill finishing the current step and saving its checkpoint; lkbench "
+                      "stops by itself in a moment (Ctrl-\\ quits at once without saving)",
+                      file=sys.stderr, flush=True)
+            return
         stop["asked"] = True
 
     previous_handler = (signal.signal(signal.SIGINT, on_sigint)
@@ -284,10 +299,12 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
             if bad:
                 where = (f"the last good checkpoint is {last_ckpt}" if last_ckpt else
                          "no checkpoint was written before it")
+                # Resuming restores the optimisers' learning rates and refuses changed settings,
+                # so the fix that works is a new run.
                 raise TrainingDiverged(
                     f"training diverged at step {step + 1}: loss {bad[0][0]} = {bad[0][1]}; "
-                    f"{where}. Lower the learning rates (optim.lr_g / optim.lr_d) or raise "
-                    f"the gradient penalty, then --resume from that checkpoint")
+                    f"{where}. Start a new run (another --out) with lower learning rates "
+                    f"(the optim.lr* settings) or a stronger gradient penalty")
             done = step + 1
             window_images += loop.batch_size * ctx.world
             bar.update(1)
@@ -314,8 +331,14 @@ def _run(trainer_cls: type[Trainer], cfg: Any, out: Path, ckpt: "ckpt_io.Checkpo
                 step = done
                 raise KeyboardInterrupt
         step = loop.steps
+    except FileWriteError as exc:   # disk full, read-only, ...: say how the run continues
+        bar.close()
+        then = (f"once that is fixed, continue from {last_ckpt} with --resume auto"
+                if last_ckpt else "no checkpoint was written yet, so start the run again once "
+                "that is fixed")
+        raise FileWriteError(f"{exc}. Training stopped; {then}") from None
     except KeyboardInterrupt:
-        path = last_ckpt if stop["forced"] or step == saved_step else save(step)
+        path = last_ckpt if step == saved_step else save(step)
         bar.close()
         raise TrainingInterrupted(
             f"interrupted at step {step}; "
@@ -357,6 +380,36 @@ def _save(trainer: Trainer, cfg: Any, out: Path, step: int, wall: float) -> Path
 
 
 def _append_line(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(data) + "\n")
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(data) + "\n")
+
+
+def tidy_run_dir(out: Path, step: int) -> None:
+    """Make a run folder agree with the checkpoint the run (re)starts from at ``step``.
+
+    * ``stats.jsonl`` keeps only lines with ``step <= step`` (and drops a line torn by a kill),
+      so steps logged after the last checkpoint are not counted twice when they are trained
+      again; rewritten atomically, and only when something has to go.
+    * temporary files of interrupted saves (``ckpt/.step-*.pt.<pid>-<hex>.tmp`` and the like)
+      whose process is gone are removed.
+    """
+    for folder in (out, out / "ckpt", out / "samples"):
+        remove_stale_temps(folder)
+    stats = out / "stats.jsonl"
+    if not stats.is_file():
+        return
+    keep, dropped = [], 0
+    for line in stats.read_text(encoding="utf-8").splitlines():
+        try:
+            logged = json.loads(line).get("step")
+        except (ValueError, AttributeError):
+            logged = None
+        if isinstance(logged, int) and logged <= step:
+            keep.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        with atomic_write(stats) as fh:
+            fh.write("".join(f"{line}\n" for line in keep).encode("utf-8"))

@@ -1,6 +1,7 @@
 """From command-line words to a training run: trainer lookup, config layers, input checks."""
 from __future__ import annotations
 
+import json
 from typing import Any, Sequence
 
 from lkbench.config import PRESETS, resolve
@@ -30,7 +31,49 @@ def resolve_run_config(model: str, preset: "str | None", files: Sequence[str],
         check_keypoints(cfg.data.name, cfg.model.num_keypoints)
     from lkbench.data import DATASETS
     DATASETS.resolve(cfg.data.name)          # an unknown dataset fails before any model is built
+    check_dataset_options(cfg.data, preset, trainer_cls.model_name)
     return trainer_cls, cfg
+
+
+def check_dataset_options(data: Any, preset: "str | None", model: str) -> None:
+    """Refuse ``[data]`` settings the chosen dataset does not take (a synthetic-only
+    ``difficulty``/``size``/``seed`` from a synthetic preset, an unknown ``options`` key), with
+    the ``--set`` that clears each one.
+    """
+    import dataclasses
+    import inspect
+
+    from lkbench.data import DATASETS
+
+    opts = getattr(data, "dataset_options", None)
+    if opts is None:
+        return
+    params = inspect.signature(DATASETS.get(data.name)).parameters
+    unknown = [k for k in opts() if k not in params and k not in ("split", "image_size")]
+    if not unknown:
+        return
+    defaults = {f.name: f.default for f in dataclasses.fields(data)
+                if f.default is not dataclasses.MISSING}
+    fixes = []
+    for k in unknown:
+        if k in defaults and k not in data.options:
+            fixes.append(f"--set data.{k}={json.dumps(defaults[k])}")
+        else:
+            fixes.append(f"(drop data.options.{k})")
+    name = DATASETS.resolve(data.name)
+    source = f" (preset {preset!r} sets them for the synthetic faces)" if preset else ""
+    paper = f"paper-{name}"
+    alt = f", or start from --preset {paper}" if paper in PRESETS and any(
+        data_cls in PRESETS.get(paper) for data_cls in _config_class_names(model)) else ""
+    taken = ", ".join(k for k in params if k not in ("split", "image_size", "root",
+                                                     "cache_dir", "progress")) or "none"
+    raise ConfigError(f"dataset {name!r} does not take data.{', data.'.join(unknown)}"
+                      f"{source}; clear them with {' '.join(fixes)}{alt} (its own options, "
+                      f"as --set data.options.KEY=VALUE: {taken})")
+
+
+def _config_class_names(model: str) -> list[str]:
+    return [TRAINERS.get(model).config_class.__name__]
 
 
 def check_keypoints(dataset: str, num_keypoints: int) -> None:

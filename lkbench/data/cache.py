@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ..atomic import writing
+
 ENV_CACHE = "LKBENCH_CACHE_DIR"
 KEY_FILE = "key.json"
 
@@ -67,22 +69,26 @@ def cached_entry(dataset: str, kind: str, key: Mapping[str, Any],
     final = parent / f"{kind}-{key_digest(key)}"
     if (final / KEY_FILE).is_file():
         return final
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{final.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    tmp.mkdir()
-    try:
-        build(tmp)
-        # key.json last: its presence marks a complete entry even on filesystems without
-        # atomic folder renames.
-        (tmp / KEY_FILE).write_text(json.dumps(dict(key), sort_keys=True, indent=1, default=str))
+    # A read-only or full cache is a one-line error naming the folder and $LKBENCH_CACHE_DIR.
+    with writing(parent, verb="write the dataset cache in",
+                 hint=f"or set ${ENV_CACHE} to a folder with room"):
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = parent / f".{final.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        tmp.mkdir()
         try:
-            os.replace(tmp, final)
-        except OSError:  # another process finished the same entry first: keep theirs
-            if not (final / KEY_FILE).is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            build(tmp)
+            # key.json last: its presence marks a complete entry even on filesystems without
+            # atomic folder renames.
+            (tmp / KEY_FILE).write_text(json.dumps(dict(key), sort_keys=True, indent=1,
+                                                   default=str))
+            try:
+                os.replace(tmp, final)
+            except OSError:  # another process finished the same entry first: keep theirs
+                if not (final / KEY_FILE).is_file():
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 
@@ -117,6 +123,29 @@ def list_entries(root: "str | os.PathLike[str] | None" = None,
             key = {}
         out.append(CacheEntry(entry.parent.name, entry.name, entry, _size(entry), key))
     return out
+
+
+def dataset_folder(dataset: str, root: "str | os.PathLike[str] | None" = None) -> str:
+    """The cache folder name of ``dataset``: a registered dataset or alias (→ its canonical
+    name) or a folder already in the cache; anything else is an error with a suggestion, so a
+    typo never silently matches nothing (or, with a pattern, everything).
+
+    Raises:
+        UnknownNameError: neither a dataset nor a cache folder (did-you-mean, the choices).
+    """
+    from ..errors import UnknownNameError
+    from ..registry import did_you_mean
+    from . import DATASETS
+
+    base = cache_root(root)
+    present = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    if dataset in present:
+        return dataset
+    if dataset in DATASETS:
+        return DATASETS.resolve(dataset)
+    known = sorted(set(DATASETS.names(include_aliases=True)) | set(present))
+    raise UnknownNameError(did_you_mean(dataset, known, "dataset") + " (`lkbench cache info` "
+                           "lists the cache's entries)")
 
 
 def clear(root: "str | os.PathLike[str] | None" = None, dataset: "str | None" = None) -> int:

@@ -276,5 +276,5 @@ def app_from_checkpoint(path: "str | Path", *, device: "torch.device | str" = "c
         raise ConfigError(f"{path} holds a {type(G).__name__}, which has no sample_latents/"
                           "render; lkbench serve needs a keypoint generator checkpoint (e.g. "
                           "from lkbench train --model latent-keypoint-gan)")
-    return create_app(G, model=ckpt.model, checkpoint=str(path),
-                      checkpoint_sha256=file_sha256(path), device=device, config=config)
+    return create_app(G, model=ckpt.model, checkpoint=str(path),   # a shipped name stays a name
+                      checkpoint_sha256=file_sha256(ckpt.path), device=device, config=config)

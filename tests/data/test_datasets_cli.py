@@ -70,3 +70,21 @@ def test_show_with_root_and_cache_commands(cub_tree, tmp_path):
     res = CliRunner().invoke(cli, ["cache", "clear", "--dataset", "cub-aligned", "--yes"])
     assert res.exit_code == 0 and "freed" in res.output
     assert "0 entries" in CliRunner().invoke(cli, ["cache", "info"]).output
+
+
+def test_cache_clear_with_a_misspelt_dataset_suggests_and_deletes_nothing(tmp_path):
+    """issue 25: `cache clear --dataset cub-alinged` freed 0 MB without a word."""
+    entry = tmp_path / "cub-aligned" / "index-0123456789abcdef"
+    entry.mkdir(parents=True)
+    (entry / "key.json").write_text("{}")
+    (entry / "ids.json").write_text("[]")
+    res = CliRunner().invoke(cli, ["cache", "clear", "--cache-dir", str(tmp_path), "--dataset",
+                                   "cub-alinged", "--yes"])
+    assert res.exit_code == 2 and "did you mean 'cub-aligned'" in res.output
+    assert entry.is_dir()
+    res = CliRunner().invoke(cli, ["cache", "info", "--cache-dir", str(tmp_path), "--dataset",
+                                   "cub*"])
+    assert res.exit_code == 2 and "unknown dataset 'cub*'" in res.output
+    res = CliRunner().invoke(cli, ["cache", "clear", "--cache-dir", str(tmp_path), "--dataset",
+                                   "cub-aligned", "--yes"])
+    assert res.exit_code == 0 and not entry.exists()
