@@ -93,6 +93,9 @@ BENCHMARK_DATA: Registry[BenchmarkData] = Registry("benchmark-data")
 BENCHMARK_DATA.add("synthetic", BenchmarkData(
     "synthetic", image_size=64, options=MappingProxyType({"difficulty": "easy", "seed": 0}),
     uses_root=False))
+BENCHMARK_DATA.add("synthetic-pose", BenchmarkData(
+    "synthetic", image_size=64, options=MappingProxyType({"difficulty": "pose", "seed": 0}),
+    uses_root=False))
 # Real benchmarks: each is scored on the dataset of the same name (``lkbench.data.DATASETS``),
 # ``fit``/``test`` splits, at the 128 px every published model of spec §1 was fed (DeepFashion
 # and Taichi measure their pixel errors at 256, which normalised keypoints make independent of

@@ -110,7 +110,11 @@ class FaceStyle:
         pitch: largest |pitch| shift, face units.
         background: key of :data:`BACKGROUNDS`.
         hair_prob: probability that a face has hair.
-        pair_jitter: pose change between the views of a frame pair.
+        pair_jitter: pose change between the views of a frame pair (``pair_mode = "jitter"``).
+        pair_mode: how the second view of a frame pair is drawn, a key of :data:`PAIR_MODES`:
+            ``jitter`` — the first view's pose changed by at most ``pair_jitter``
+            (:func:`perturb_pose`); ``redraw`` — a new, independent pose (and expression) from
+            this style's own law, everything else kept (:func:`redraw_pose`: video frames).
         background_lightness: how the plain background's lightness is drawn, a key of
             :data:`BACKGROUND_LIGHTNESS`: ``contrast`` — pushed away from the skin's so the head
             stands out (every face has a background–skin gap ≥ 0.28); ``independent`` — uniform
@@ -125,6 +129,7 @@ class FaceStyle:
     background: str
     hair_prob: float
     pair_jitter: PoseJitter = PoseJitter()
+    pair_mode: str = "jitter"
     background_lightness: str = "contrast"
 
 
@@ -330,6 +335,48 @@ def perturb_pose(p: FaceParams, u: Tensor, jitter: PoseJitter) -> FaceParams:
         smile=p.smile + _signed(col["smile"], jitter.smile),
     )
     return FaceParams(**values)
+
+
+REDRAW_SLOTS: tuple[str, ...] = ("scale", "shift_x", "shift_y", "yaw", "pitch", "roll", "smile",
+                                 "mouth_open")
+"""The pose and expression slots of :data:`SLOTS` that :func:`redraw_pose` draws anew."""
+
+
+def redraw_pose(u: Tensor, u_pose: Tensor, style: FaceStyle) -> FaceParams:
+    """The second view of a video-like frame pair: the same face in a new, independent pose.
+
+    The first view's uniforms ``u`` keep every identity, colour, clothing and background slot;
+    the :data:`REDRAW_SLOTS` columns are replaced by ``u_pose``, so head position, scale, yaw,
+    pitch, roll, smile and mouth opening are a fresh draw from ``style``'s own law (the second
+    view is distributed exactly like any first view).
+
+    Args:
+        u: float64 ``[N, NUM_SLOTS]``, the first view's uniforms.
+        u_pose: float64 ``[N, len(REDRAW_SLOTS)]`` in ``[0, 1)``, columns in that order.
+        style: the law both views are drawn from.
+    """
+    v = u.clone()
+    v[:, [_SLOT[name] for name in REDRAW_SLOTS]] = u_pose
+    return params_from_uniforms(v, style)
+
+
+@dataclass(frozen=True)
+class PairMode:
+    """One way of drawing a frame pair's second view (see ``FaceStyle.pair_mode``).
+
+    Attributes:
+        width: uniforms per sample it takes from the pair stream.
+        view: ``(first, u_first, u_pair, style) -> second`` (:class:`FaceParams`).
+    """
+    width: int
+    view: Callable[[FaceParams, Tensor, Tensor, FaceStyle], FaceParams]
+
+
+PAIR_MODES: Mapping[str, PairMode] = MappingProxyType({
+    "jitter": PairMode(NUM_PAIR_SLOTS, lambda p, u, v, s: perturb_pose(p, v, s.pair_jitter)),
+    "redraw": PairMode(len(REDRAW_SLOTS), lambda p, u, v, s: redraw_pose(u, v, s)),
+})
+"""``FaceStyle.pair_mode`` → how the second view of a frame pair is drawn."""
 
 
 # -- layout: where the features are, in the face frame ------------------------------------------

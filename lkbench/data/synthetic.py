@@ -34,11 +34,16 @@ split       default   labelled   use
 Difficulties (:data:`DIFFICULTIES`): ``easy`` — plain backgrounds, large centred faces, mild pose
 (yaw ≤ 12°, roll ≤ 8°), hair on 60 % of faces, so a GAN learns it on a CPU; ``hard`` — textured
 backgrounds (soft stripes and blobs), hair on 85 %, strong pose (yaw ≤ 30°, roll ≤ 35°) and
-scale (head half-height 0.32–0.6 of half the image) anywhere in the frame; ``edit`` —
-``easy``'s pose and framing with hair on every face and a background lightness drawn
-independently of the skin (``background_lightness = "independent"``): the attribute-editing
-benchmark, where ``dark_hair`` changes hair and brows on every face and a ``dark_skin``
-counterfactual (which keeps the background) is a face the law draws too.
+scale (head half-height 0.32–0.6 of half the image) anywhere in the frame; ``pose`` — ``easy``'s
+appearance (plain backgrounds, hair on 60 %) with a wide pose law (head half-height 0.45–0.66,
+shift ≤ 0.25, yaw ≤ 25°, roll ≤ 20°) and *video* frame pairs: the second view keeps identity,
+colours, clothes and background and draws a new pose and expression from the same law
+(``pair_mode = "redraw"``), so pose dominates the difference between frames (the
+``synthetic-pose`` benchmark); ``edit`` — ``easy``'s pose and framing with hair on every face
+and a background lightness drawn independently of the skin (``background_lightness =
+"independent"``): the attribute-editing benchmark, where ``dark_hair`` changes hair and brows
+on every face and a ``dark_skin`` counterfactual (which keeps the background) is a face the law
+draws too.
 
 Attributes and counterfactuals: every sample has binary attributes (:meth:`SyntheticFaces.attributes`,
 columns ``smiling, mouth_open, hair, dark_hair, dark_skin``; definitions and balance in
@@ -60,8 +65,8 @@ from ..errors import DataError
 from ..registry import did_you_mean
 from .base import (LABELLED_SPLITS, SPLIT_FIT, SPLIT_PRIOR, SPLIT_TEST, SPLIT_TRAIN, FramePair,
                    Indices, KeypointMeta, LandmarkBatch, LandmarkSet)
-from .cartoon import (NUM_PAIR_SLOTS, NUM_SLOTS, FaceParams, FaceStyle, PoseJitter, face_keypoints,
-                      params_from_uniforms, perturb_pose, render_faces)
+from .cartoon import (NUM_SLOTS, PAIR_MODES, FaceParams, FaceStyle, PoseJitter, face_keypoints,
+                      params_from_uniforms, render_faces)
 from .face_attributes import (ATTRIBUTE_NAMES, FACE_ATTRIBUTES, attribute_labels, flip_uniforms,
                               keep_fields)
 
@@ -79,6 +84,8 @@ DIFFICULTIES: Mapping[str, FaceStyle] = MappingProxyType({
     "hard": FaceStyle(head_scale=(0.32, 0.6), max_shift=1.0, yaw_deg=30.0, roll_deg=35.0,
                       pitch=0.1, background="textured", hair_prob=0.85,
                       pair_jitter=PoseJitter(yaw_deg=8.0, roll_deg=8.0, shift=0.04, scale=0.06)),
+    "pose": FaceStyle(head_scale=(0.45, 0.66), max_shift=0.25, yaw_deg=25.0, roll_deg=20.0,
+                      pitch=0.04, background="plain", hair_prob=0.6, pair_mode="redraw"),
     "edit": FaceStyle(head_scale=(0.56, 0.66), max_shift=0.06, yaw_deg=12.0, roll_deg=8.0,
                       pitch=0.04, background="plain", hair_prob=1.0,
                       background_lightness="independent"),
@@ -169,7 +176,7 @@ class SyntheticFaces(LandmarkSet):
     Args:
         split: ``train`` | ``fit`` | ``test`` | ``prior``.
         image_size: image side ``R``, 32–256 pixels.
-        difficulty: a key of :data:`DIFFICULTIES` (``easy`` | ``hard`` | ``edit``).
+        difficulty: a key of :data:`DIFFICULTIES` (``easy`` | ``hard`` | ``pose`` | ``edit``).
         seed: root seed, ``0 ≤ seed < 2⁶³``.
         size: number of samples; ``None`` takes :data:`DEFAULT_SIZES` ``[split]``.
 
@@ -264,11 +271,13 @@ class SyntheticFaces(LandmarkSet):
         return self._render(self.counterfactual_params(indices, attribute))
 
     def pair_params(self, indices: Indices) -> tuple[FaceParams, FaceParams]:
-        """Parameters of both views of :meth:`pairs`: the second changes only pose and smile."""
+        """Parameters of both views of :meth:`pairs`: the second changes only pose and
+        expression, as ``style.pair_mode`` says (a small jitter, or a new draw of the law)."""
         idx = self.check_indices(indices)
-        first = self.params(idx)
-        second = perturb_pose(first, self._uniforms(idx, 1, NUM_PAIR_SLOTS), self.style.pair_jitter)
-        return first, second
+        u = self._uniforms(idx, 0, NUM_SLOTS)
+        first = params_from_uniforms(u, self.style)
+        mode = PAIR_MODES[self.style.pair_mode]
+        return first, mode.view(first, u, self._uniforms(idx, 1, mode.width), self.style)
 
     def __repr__(self) -> str:
         c = self.config

@@ -215,7 +215,7 @@ for _f in (
                "linear regression on top.", exclude_methods=_ABLATION,
                variant_in_column=False, variant_labels=_300W_VARIANTS,
                record_variant=_300w_variant),
-    _landmarks("synthetic", "Synthetic faces (lkbench)", ("synthetic",),
+    _landmarks("synthetic", "Synthetic faces (lkbench)", ("synthetic", "synthetic-pose"),
                "lkbench's built-in synthetic benchmark, scored like MAFL: % of inter-ocular "
                "distance (lower is better). No published numbers exist for it."),
     Family(name="editing", title="Attribute editing", protocols=("*edit*",),
@@ -231,7 +231,7 @@ for _f in (
            "LatentKeypointGAN extended abstract Table 2.",
            commands="lkbench fid / lkbench cpd"),
     Family(name="keypointgan-ablation", title="KeypointGAN ablation",
-           benchmarks=("h36m-simplified", "300w", "synthetic"),
+           benchmarks=("h36m-simplified", "300w", "synthetic", "synthetic-pose"),
            methods=r"^KeypointGAN( ablation:|$)|keypoint[-_ ]?gan", keep_variants=("all", "none"),
            variant_labels={**_H36M_ACTIVITIES, **_300W_VARIANTS}, default_variant="all",
            record_variant=_keypointgan_variant, claims=False,
@@ -250,6 +250,7 @@ BENCHMARK_LABELS: Mapping[str, str] = MappingProxyType({
     "cub-003": "CUB-003", "cub-all": "CUB all", "taichi": "Taichi",
     "deepfashion": "DeepFashion", "h36m-simplified": "Simplified H3.6M",
     "h36m-original": "Human3.6M", "300w": "300-W", "synthetic": "synthetic",
+    "synthetic-pose": "synthetic pose",
     "portraits": "portraits", "celeba-hq": "CelebA-HQ", "ffhq": "FFHQ",
 })
 METRIC_LABELS: Mapping[str, str] = MappingProxyType({

@@ -14,6 +14,7 @@ from lkbench.protocols.regression import ERRORS, NORMALISERS, REGRESSIONS
 
 EXPECTED = {  # name: (L, allowed K, default regression, error formula)
     "synthetic": (5, None, "joint", "iod_error"),
+    "synthetic-pose": (5, None, "joint", "iod_error"),
     "celeba-wild": (5, (4, 8), "joint", "iod_error"),
     "celeba-aligned": (5, (10,), "joint", "iod_error"),
     "cub-aligned": (15, (10,), "vis", "visible_l2_error"),
@@ -28,7 +29,7 @@ EXPECTED = {  # name: (L, allowed K, default regression, error formula)
 }
 
 
-def test_the_twelve_benchmarks_are_registered_with_their_parameters():
+def test_the_thirteen_benchmarks_are_registered_with_their_parameters():
     assert BENCHMARKS.names() == sorted(EXPECTED)
     for name, (num_landmarks, ks, regression, error) in EXPECTED.items():
         spec = BENCHMARKS.get(name)
