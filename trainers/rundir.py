@@ -16,7 +16,8 @@ from lkbench.errors import CheckpointError, ConfigError
 # Settings that may change between a run and its resumption (they do not change the result).
 RESUMABLE_CHANGES = {"loop": {"steps", "log_every", "sample_every", "ckpt_every", "keep_ckpts",
                               "device", "num_samples", "threads"},
-                     "data": {"cache_mb"}}
+                     "data": {"cache_mb"},
+                     "monitor": {"every", "probe", "faces", "split"}}
 
 
 def checkpoint_to_resume(out: Path, resume: "str | None", model_name: str,

@@ -208,14 +208,38 @@ class KGDataConfig(TrainDataConfig):
 
 
 @dataclass(frozen=True)
+class KGMonitorConfig:
+    """The learning monitors of :mod:`.monitors` (logged to ``stats.jsonl`` and the curves).
+
+    Attributes:
+        every: steps between two checks (at the first log line after each multiple; main phase
+            only); 0 = off.
+        probe: training pairs of the skeleton-swap and gradient-ratio probe (≥ 2).
+        faces: labelled faces of ``split`` for the read-out monitors (0 = none; skipped for a
+            dataset without that split or with another landmark count than the model's).
+        split: the labelled split the read-out is measured on (never the test split).
+    """
+    every: int = 250
+    probe: int = 32
+    faces: int = 256
+    split: str = "fit"
+
+    def __post_init__(self) -> None:
+        if self.every < 0 or self.faces < 0 or self.probe < 2:
+            raise ValueError("monitor.every and monitor.faces must be >= 0 and monitor.probe "
+                             ">= 2")
+
+
+@dataclass(frozen=True)
 class KGRunConfig:
     """Everything ``lkbench train --model keypoint-gan`` reads: ``[model]``, ``[loss]``,
-    ``[optim]``, ``[loop]``, ``[data]`` tables."""
+    ``[optim]``, ``[loop]``, ``[data]``, ``[monitor]`` tables."""
     model: KGConfig = field(default_factory=KGConfig)
     loss: KGLossConfig = field(default_factory=KGLossConfig)
     optim: KGOptimConfig = field(default_factory=KGOptimConfig)
     loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=200_000, batch_size=16))
     data: KGDataConfig = field(default_factory=KGDataConfig)
+    monitor: KGMonitorConfig = field(default_factory=KGMonitorConfig)
 
     def __post_init__(self) -> None:
         main_steps = self.loop.steps - self.optim.regressor_pretrain_steps

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lkbench.data import get_dataset
+from lkbench.errors import LkbenchError
 
 from ..distributed import RunContext
 from ..loop import Trainer
@@ -34,6 +35,7 @@ from .config import KGConfig, KGRunConfig
 from .data import PairImages
 from .losses import ImagePool, lsgan, lsgan_d
 from .model import MODEL_NAME, KeypointGAN, model_config_dict
+from .monitors import FailureAlarm, gradient_ratio, readout_stats, skeleton_swap
 from .networks import MultiScaleDiscriminator, init_weights
 from .perceptual import PerceptualLoss
 from .tps import TPSParams, random_tps
@@ -77,6 +79,10 @@ class KGTrainer(Trainer):
                                       betas=opt.betas)
         self.tps = TPSParams(grid=cfg.data.tps_grid)
         self._fixed_cache: "tuple[Tensor, Tensor] | None" = None
+        self._probe_cache: "dict[str, Tensor] | None" = None
+        self.data: "PairImages | None" = None
+        self._step, self._last_check = -1, None
+        self.alarm = FailureAlarm()
 
     def _discriminator(self, channels: int, batch_std: bool = False) -> nn.Module:
         mc = self.model_cfg
@@ -111,6 +117,9 @@ class KGTrainer(Trainer):
         return PairImages(cfg.data, cfg.model.image_size, cfg.loop.batch_size, cfg.loop.seed,
                           cfg.model.num_keypoints, progress)
 
+    def attach_data(self, data: PairImages) -> None:
+        self.data = data                    # the prior's mean pose feeds the read-out monitor
+
     def modules(self) -> dict[str, nn.Module]:
         mods: dict[str, nn.Module] = {"G": self.G, "D": self.D, "pool": self.pool,
                                       "perceptual_norm": self.perceptual.norm}
@@ -129,6 +138,7 @@ class KGTrainer(Trainer):
         """One step on ``batch`` (``image``, optional ``appearance``, ``prior``; see
         :mod:`.data`); returns detached scalar losses."""
         aug = self.cfg.data.augment
+        self._step = step
         self._set_lr(step)
         prior = batch["prior"]
         if aug.enabled:
@@ -178,9 +188,85 @@ class KGTrainer(Trainer):
             self.G.train(was_training)
         k = kp.shape[1]
         spread = (torch.cdist(kp, kp).sum((1, 2)) / max(k * (k - 1), 1)).mean()
-        return {"kp_spread": round(float(spread), 5),
-                "kp_std": round(float(kp.std(0).mean()), 5),
-                "kp_mean": [[round(float(v), 4) for v in p] for p in kp.mean(0)]}
+        out = {"kp_spread": round(float(spread), 5),
+               "kp_std": round(float(kp.std(0).mean()), 5),
+               "kp_mean": [[round(float(v), 4) for v in p] for p in kp.mean(0)]}
+        return {**out, **self._learning_monitors()}
+
+    def _learning_monitors(self) -> dict[str, Any]:
+        """The :mod:`.monitors` quantities every ``monitor.every`` steps of the main phase
+        (``{}`` in between); feeds :attr:`alarm`."""
+        mon, done = self.cfg.monitor, self._step + 1
+        if (mon.every == 0 or done <= self.cfg.optim.regressor_pretrain_steps
+                or (self._last_check is not None and done - self._last_check < mon.every)):
+            return {}
+        self._last_check = done - done % mon.every
+        probe = self._probe
+        m, lc = self.G, self.cfg.loss
+        cond = probe["app"] if self.variant.conditional else None
+        was = (m.training, self.perceptual.training)
+        m.eval()
+        self.perceptual.eval()
+        try:
+            with torch.no_grad():
+                _, pose = m.pose_image(probe["x"])
+            stats = skeleton_swap(lambda s: m.generator(s, cond), pose, probe["x"],
+                                  self.perceptual)
+            with torch.enable_grad():
+                raw, pose = m.pose_image(probe["x"])
+                perc = lc.perceptual_weight * self.perceptual(m.generator(pose, cond), probe["x"])
+                adv = self.pose_adv_weight(self._step) * lsgan(self.D(raw), 1.0)
+                ratio = gradient_ratio(list(m.encoder.parameters()), perc, adv)
+            if ratio is not None:
+                stats["grad_ratio"] = ratio
+            if "faces" in probe:
+                with torch.no_grad():
+                    pred = m.predict(probe["faces"]).float()
+                stats.update(readout_stats(pred, probe["landmarks"], probe["norm"],
+                                           probe["mean_shape"]))
+        finally:
+            m.train(was[0])
+            self.perceptual.train(was[1])
+        stats = {k: round(v, 5) for k, v in stats.items()}
+        self.alarm.update(done, stats)
+        return stats
+
+    @property
+    def _probe(self) -> dict[str, Tensor]:
+        """The monitors' fixed inputs (built on first use): ``x``/``app``, the first
+        ``monitor.probe`` training pairs (appearance TPS-warped as in training), and when the
+        dataset has ``monitor.split`` with the model's landmarks: ``faces``, ``landmarks``,
+        ``norm`` (normaliser distance) and ``mean_shape`` (the prior's mean pose)."""
+        if self._probe_cache is None:
+            mon, data, dev = self.cfg.monitor, self.cfg.data, self.ctx.device
+            x, app = self._fixed_images(mon.probe)
+            if data.pairs in ("tps", "frames+tps"):
+                gen = torch.Generator().manual_seed(self.cfg.loop.seed + 1)
+                app = random_tps(app.cpu(), gen, self.tps).to(dev)
+            probe = {"x": x, "app": app}
+            probe.update(self._readout_faces(self.data.prior if self.data is not None else None))
+            self._probe_cache = probe
+        return self._probe_cache
+
+    def _readout_faces(self, prior: "Tensor | None") -> dict[str, Tensor]:
+        """Labelled faces of ``monitor.split`` for the read-out monitors, or ``{}``."""
+        mon, data = self.cfg.monitor, self.cfg.data
+        opts = {k: v for k, v in data.dataset_options().items() if k != "size"}
+        try:
+            ds = get_dataset(data.name, split=mon.split, image_size=self.model_cfg.image_size,
+                             **opts)
+        except LkbenchError:
+            return {}
+        meta = ds.meta
+        if (mon.faces == 0 or prior is None or ds.num_landmarks != self.model_cfg.num_keypoints
+                or meta.normaliser is None or not ds.labelled):
+            return {}
+        b = ds.batch(range(min(mon.faces, len(ds))))
+        i, j = (meta.index(n) for n in meta.normaliser)
+        dev = self.ctx.device
+        return {"faces": b.images.to(dev), "landmarks": b.keypoints.float(),
+                "norm": (b.keypoints[:, i] - b.keypoints[:, j]).norm(dim=-1).float(),
+                "mean_shape": prior.float().mean(0)}
 
     # -- the step -----------------------------------------------------------------------
     def _set_lr(self, step: int) -> None:
