@@ -28,10 +28,11 @@ class KeypointGAN(nn.Module):
 
     Attributes:
         num_keypoints: ``K``; image_size: ``R`` (inputs to :meth:`predict` must be ``R×R``).
-        encoder: Φ; regressor: η; renderer: β; generator: Ψ (conditional or not, per variant).
+        encoder: Φ; regressor: η; renderer: β; generator: Ψ (conditional or not, per variant;
+        ``None`` with ``with_generator=False``, the predictor-only model of shipped encoders).
     """
 
-    def __init__(self, cfg: KGConfig):
+    def __init__(self, cfg: KGConfig, with_generator: bool = True):
         super().__init__()
         self.cfg = cfg
         self.variant = VARIANTS.get(cfg.variant)
@@ -39,7 +40,8 @@ class KeypointGAN(nn.Module):
         self.encoder = PoseEncoder(cfg.width)
         self.regressor = Regressor(cfg.num_keypoints, cfg.width)
         self.renderer = SkeletonRenderer(cfg.edges, cfg.image_size, cfg.sigma)
-        self.generator = CondGenerator(cfg.width, conditional=self.variant.conditional)
+        self.generator = (CondGenerator(cfg.width, conditional=self.variant.conditional)
+                          if with_generator else None)
         init_weights(self)
 
     def pose_image(self, images: Tensor) -> tuple[Tensor, Tensor]:
@@ -67,12 +69,19 @@ class KeypointGAN(nn.Module):
         return self.regressor(self.encoder(images))
 
 
+PREDICTOR_ONLY = "predictor_only"
+"""Model-config key of a checkpoint that holds only Φ, η and β (no Ψ): a shipped encoder."""
+
+
 def from_config(config: dict[str, Any]) -> KeypointGAN:
-    """The ``MODELS`` factory: rebuild the model from a checkpoint's model config."""
-    cfg = from_dict(KGConfig, dict(config))
+    """The ``MODELS`` factory: rebuild the model from a checkpoint's model config (with
+    ``predictor_only = true``: Φ, η and β only, enough for :meth:`KeypointGAN.predict`)."""
+    config = dict(config)
+    with_generator = not config.pop(PREDICTOR_ONLY, False)
+    cfg = from_dict(KGConfig, config)
     if not cfg.edges:
         raise ValueError("a KeypointGAN model config needs its skeleton edges")
-    return KeypointGAN(cfg)
+    return KeypointGAN(cfg, with_generator=with_generator)
 
 
 def model_config_dict(cfg: KGConfig) -> dict[str, Any]:

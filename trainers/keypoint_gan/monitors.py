@@ -16,7 +16,8 @@ BatchNorm statistics, no running-mean update of Γ, no effect on training), show
 * on ``monitor.faces`` labelled faces of ``monitor.split``: the direct read-out η(Φ(x)) against
   the landmarks — ``readout_err`` (mean point error, % of the dataset's normaliser, e.g. the
   inter-ocular distance), ``readout_err_x`` / ``_y`` (mean |error| per axis, same unit),
-  ``meanshape_err`` (the prior's mean pose predicted for every face, same unit),
+  ``meanshape_err`` (the prior's mean pose predicted for every face, same unit; ``_x``/``_y``
+  per axis),
   ``readout_corr_x`` / ``_y`` (Pearson correlation of each predicted coordinate with its own
   landmark across faces, averaged over landmarks), ``readout_corr_other`` (the same against the
   *other* landmarks, both axes: a rigid template that only follows the head correlates as much
@@ -94,7 +95,9 @@ def readout_stats(pred: Tensor, true: Tensor, norm: Tensor, mean_shape: Tensor) 
     out = {"readout_err": float((diff.norm(dim=-1) * scale).mean()),
            "readout_err_x": float((diff[..., 0].abs() * scale).mean()),
            "readout_err_y": float((diff[..., 1].abs() * scale).mean()),
-           "meanshape_err": float(((mean_shape - true).norm(dim=-1) * scale).mean())}
+           "meanshape_err": float(((mean_shape - true).norm(dim=-1) * scale).mean()),
+           "meanshape_err_x": float(((mean_shape - true)[..., 0].abs() * scale).mean()),
+           "meanshape_err_y": float(((mean_shape - true)[..., 1].abs() * scale).mean())}
     corr = _pearson(pred.reshape(n, 2 * k), true.reshape(n, 2 * k))   # columns k0x k0y k1x …
     own = corr.diagonal()
     out["readout_corr_x"] = float(own[0::2].mean())

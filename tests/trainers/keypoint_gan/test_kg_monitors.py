@@ -64,6 +64,8 @@ def _numpy_stats(pred, true, norm, mean_shape):
             "readout_err_x": (np.abs(pred - true)[..., 0] * scale).mean(),
             "readout_err_y": (np.abs(pred - true)[..., 1] * scale).mean(),
             "meanshape_err": (np.linalg.norm(mean_shape - true, axis=-1) * scale).mean(),
+            "meanshape_err_x": (np.abs(mean_shape - true)[..., 0] * scale).mean(),
+            "meanshape_err_y": (np.abs(mean_shape - true)[..., 1] * scale).mean(),
             "readout_corr_x": own_x, "readout_corr_y": own_y, "readout_corr_other": other,
             "readout_spread": (pred.std(0, ddof=1) / true.std(0, ddof=1)).mean()}
 
