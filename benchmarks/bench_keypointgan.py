@@ -6,7 +6,7 @@ Run with ``python benchmarks/bench_keypointgan.py [--configs demo paper-h36m]
 ``KGTrainer.train_step`` past the η pre-training) in turn, repeatedly and interleaved so every
 variant sees the same machine load; the table shows the median seconds per step, images/s and
 the ratio to ``full``. Random images and prior poses stand in for data (speed does not depend on
-content); the perceptual net is the config's own weight-free choice (``tiny-random`` for demo,
+content); the perceptual net is the config's own weight-free choice (pixel ``l1`` for demo,
 ``random-vgg`` in place of ImageNet VGG-19 for the paper config — same layers, same cost).
 Prints to stdout and writes no files.
 """
