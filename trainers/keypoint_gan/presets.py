@@ -9,8 +9,8 @@
   skeleton) on a 2-core CPU: plain frame pairs (no TPS), the synthetic ``prior`` split (same
   law) as the pose prior, 32 px, b = 8, 20 000 training pairs; pixel L1 as the reconstruction
   loss (no ImageNet weights; ``tiny-random`` gave a template that barely follows the face) and
-  the pose adversary at weight 1 (at 10, on ``easy``, its gradient on Φ was 15–50× the reconstruction's);
-  300 η + 6 500 main steps, learning rates decayed over the last 2 000; ~0.25–0.7 s per main
+  the pose adversary at weight 1 (at 10, on ``easy``, its gradient on Φ was 15–50× the
+  reconstruction's); 300 η + 6 500 main steps, learning rates decayed over the last 2 000; ~0.25–0.7 s per main
   step on one shared core. The shipped ``keypoint-gan-demo`` encoder is this preset's run.
 * ``paper-h36m`` (Simplified Human3.6M) / ``paper-300w``: the released settings
   (spec §2.2–2.9: 128 px, b = 32, 3-scale PatchGAN, VGG-19 perceptual loss — needs
