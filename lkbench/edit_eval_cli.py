@@ -27,7 +27,8 @@ class _EditEvalCommand(click.Command):
 
 @click.command("edit-eval", cls=_EditEvalCommand)
 @click.option("--checkpoint", default=None, type=click.Path(dir_okay=False),
-              help="Attribute-editor checkpoint (lkbench train --model l2m-gan).")
+              help="Attribute-editor checkpoint (lkbench train --model l2m-gan), or "
+              "'l2m-demo' for the shipped dark_hair demo editor.")
 @click.option("--identity", is_flag=True, help="Evaluate the identity edit (returns each "
               "source unchanged) instead of a checkpoint: the baseline an editor must beat.")
 @click.option("--attribute", required=True, help="Attribute to edit, e.g. smiling (synthetic: "
@@ -79,7 +80,7 @@ def edit_eval(checkpoint: "str | None", identity: bool, attribute: str, preset: 
                         say=lambda m: click.echo(m, err=True), argv=sys.argv)
     click.echo(f"{run.editor} on {attribute} (n={run.n}, {run.wall_time_s:.1f} s):")
     for name, (value, se) in run.summary.items():
-        click.echo(f"  {name:<31} {value:.4f}" + (f" ± {se:.4f}" if se == se else ""))
+        click.echo(f"  {name:<33} {value:.4f}" + (f" ± {se:.4f}" if se == se else ""))
     for name, value in run.references.items():
         click.echo(f"  ({name} {value:.4f})")
     click.echo(f"records appended to {run.records_path}; grid {run.grid}")

@@ -36,6 +36,7 @@ from lkbench.edit_plots import save_edit_grid
 from lkbench.errors import CheckpointError, ConfigError
 from lkbench.records import (RecordStore, ResultRecord, SCHEMA_VERSION, collect_provenance,
                              new_run_id, sha256_file, utc_now_iso)
+from lkbench.shipped import resolve_checkpoint
 from lkbench.trainers.distributed import choose_device
 
 from .attribute_classifier import (AttributeClassifier, labelled_attribute_batches,
@@ -150,7 +151,7 @@ def _load_editor(checkpoint: "PathLike | None") -> tuple[Any, str, dict[str, Any
     """(editor, label, the checkpoint's training data settings, checkpoint or None)."""
     if checkpoint is None:
         return IdentityEditor(), IdentityEditor.label, {}, None
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = load_checkpoint(checkpoint)      # a path or a shipped name (l2m-demo)
     model = build_model(ckpt)
     if not callable(getattr(model, "edit", None)) or not hasattr(model, "num_domains"):
         raise CheckpointError(f"{checkpoint} holds a {type(model).__name__}, not an attribute "
@@ -240,6 +241,8 @@ def run_edit_eval(cfg: EditEvalConfig, *, attribute: str, checkpoint: "PathLike 
         DataError: the dataset has no such attribute, or no labelled ``split``.
     """
     t0, started, run_id = time.perf_counter(), utc_now_iso(), new_run_id()
+    if checkpoint is not None:
+        checkpoint = resolve_checkpoint(checkpoint)
     editor, label, trained, ckpt = _load_editor(checkpoint)
     if ckpt is not None and trained.get("attribute") not in (None, attribute):
         raise ConfigError(f"{checkpoint} was trained to edit {trained['attribute']!r}, not "
@@ -384,9 +387,8 @@ def _save_grid(path: Path, rows, count: int, attribute: str, label: str,
         diff = ((edits[:n] - src[:n]).abs().mean(1, keepdim=True) * 4 - 1).clamp(-1, 1)
         cols.append(("|edit - source| x4", diff.expand(-1, 3, -1, -1).cpu(), none, None))
     acc = summary["attribute_accuracy"][0]
-    title = (f"{label}, {attribute}: accuracy {acc:.2f}, "
-             f"kp disp {summary['keypoint_displacement'][0]:.3f}")
+    title = f"{label} {attribute}: acc {acc:.2f}, kp {summary['keypoint_displacement'][0]:.3f}"
     if "counterfactual_correctness_error" in summary:
-        title += (f", cf error changed/kept px {summary['counterfactual_correctness_error'][0]:.3f}"
+        title += (f", cf err changed/kept {summary['counterfactual_correctness_error'][0]:.3f}"
                   f"/{summary['counterfactual_preservation_error'][0]:.3f}")
     return save_edit_grid(path, cols, title=title)
