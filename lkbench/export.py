@@ -131,9 +131,8 @@ def _check_targets(inputs: list[Path], targets: list[Path], force: bool) -> None
     for target in targets:
         for source in inputs:
             if _same(target, source) or target.resolve() == source.resolve():
-                raise ConfigError(f"export would overwrite its own input {source} with "
-                                  f"{target.name}; choose an OUT outside the run folder (e.g. "
-                                  "exports/generator.pt)")
+                raise ConfigError(f"export would overwrite its own input {source}; choose an "
+                                  "OUT outside the run folder (e.g. exports/generator.pt)")
     if targets[0].is_dir():
         raise ConfigError(f"OUT {targets[0]} is a folder; give the file to write, e.g. "
                           f"{targets[0] / 'generator.pt'}")

@@ -71,6 +71,22 @@ def cpd(checkpoint: str, num_latents: int, groups: "str | None", background: boo
     click.echo(f"record appended to {run.records_path}; heatmap {run.heatmap}")
 
 
+def _check_dataset(name: str, options: dict) -> None:
+    """Refuse an unknown dataset (did-you-mean) or an option its loader does not take, before
+    the feature network or the generator is loaded."""
+    import inspect
+
+    from .data import DATASETS
+    from .errors import ConfigError
+
+    params = inspect.signature(DATASETS.get(name)).parameters
+    unknown = sorted(k for k in options if k not in params)
+    if unknown:
+        takes = ", ".join(k for k in params if k not in ("split", "image_size", "progress"))
+        raise ConfigError(f"dataset {DATASETS.resolve(name)!r} does not take "
+                          f"{', '.join('data.' + k for k in unknown)}; its options: {takes}")
+
+
 def _features() -> list[str]:
     from .protocols.inception import FEATURES
     return FEATURES.names()
@@ -131,7 +147,9 @@ def fid(checkpoint: str, dataset: str, split: str, data_options: tuple[str, ...]
     from .protocols.fid import FIDConfig
     from .protocols.fid_run import run_fid
 
-    cfg = FIDConfig(dataset=dataset, split=split, dataset_options=parse_data_options(data_options, "fid"),
+    options = parse_data_options(data_options, "fid")
+    _check_dataset(dataset, options)   # a typo is named before any weights or model load
+    cfg = FIDConfig(dataset=dataset, split=split, dataset_options=options,
                     num_gen=num_gen, num_ref=num_ref, mode=mode, features=features,
                     interp=interp, batch_size=batch_size, seed=seed, allow_small_n=allow_small_n,
                     device=device, inception_weights=inception_weights)
