@@ -3,6 +3,10 @@
 ``lkbench.load_generator("demo")`` and every command's ``--checkpoint demo`` resolve a name here
 to the file under ``lkbench/assets/``; anything else is taken as a path. A file of the same name
 in the current directory wins, so a name never hides a user's own checkpoint.
+
+* ``keypoint-gan-demo``: the KeypointGAN ``full`` encoder (Φ and η only) of the ``demo`` preset
+  on the ``pose`` synthetic video pairs (``lkbench detect --dataset synthetic-pose --checkpoint
+  keypoint-gan-demo --direct --no-regression``; ``lkbench/assets/keypoint-gan-demo.md``).
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ ASSETS = Path(__file__).with_name("assets")
 SHIPPED: dict[str, str] = {
     # name: file under lkbench/assets/ (its manifest and README sit beside it)
     "demo": "demo-generator.pt",
+    "keypoint-gan-demo": "keypoint-gan-demo.pt",
 }
 
 
