@@ -4,6 +4,9 @@
 to the file under ``lkbench/assets/``; anything else is taken as a path. A file of the same name
 in the current directory wins, so a name never hides a user's own checkpoint.
 
+* ``demo``: the LatentKeypointGAN demo generator (``lkbench/assets/README.md``);
+* ``l2m-demo``: the L2M-GAN demo editor of ``dark_hair`` on the ``edit`` synthetic faces
+  (``lkbench edit-eval --checkpoint l2m-demo --attribute dark_hair --preset demo``);
 * ``keypoint-gan-demo``: the KeypointGAN ``full`` encoder (Φ and η only) of the ``demo`` preset
   on the ``pose`` synthetic video pairs (``lkbench detect --dataset synthetic-pose --checkpoint
   keypoint-gan-demo --direct --no-regression``; ``lkbench/assets/keypoint-gan-demo.md``).
@@ -17,6 +20,7 @@ ASSETS = Path(__file__).with_name("assets")
 SHIPPED: dict[str, str] = {
     # name: file under lkbench/assets/ (its manifest and README sit beside it)
     "demo": "demo-generator.pt",
+    "l2m-demo": "l2m-demo.pt",
     "keypoint-gan-demo": "keypoint-gan-demo.pt",
 }
 
