@@ -387,8 +387,10 @@ def _save_grid(path: Path, rows, count: int, attribute: str, label: str,
         diff = ((edits[:n] - src[:n]).abs().mean(1, keepdim=True) * 4 - 1).clamp(-1, 1)
         cols.append(("|edit - source| x4", diff.expand(-1, 3, -1, -1).cpu(), none, None))
     acc = summary["attribute_accuracy"][0]
-    title = f"{label} {attribute}: acc {acc:.2f}, kp {summary['keypoint_displacement'][0]:.3f}"
+    title = f"{label} {attribute}: acc {acc:.2f}"
     if "counterfactual_correctness_error" in summary:
-        title += (f", cf err changed/kept {summary['counterfactual_correctness_error'][0]:.3f}"
-                  f"/{summary['counterfactual_preservation_error'][0]:.3f}")
+        title += (f", cf error changed {summary['counterfactual_correctness_error'][0]:.3f}"
+                  f" kept {summary['counterfactual_preservation_error'][0]:.3f}")
+    else:
+        title += f", kp {summary['keypoint_displacement'][0]:.3f}"
     return save_edit_grid(path, cols, title=title)
