@@ -251,7 +251,7 @@ EVERY = {"celeba-wild": (_celeba, 2), "celeba-aligned": (_celeba, 2),
 
 def test_every_benchmark_is_bound():
     from lkbench.protocols.benchmarks import BENCHMARKS
-    assert set(BENCHMARKS.names()) == set(EVERY) | {"synthetic"}
+    assert set(BENCHMARKS.names()) == set(EVERY) | {"synthetic", "synthetic-pose"}
 
 
 @pytest.mark.parametrize("benchmark", list(EVERY))
