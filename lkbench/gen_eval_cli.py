@@ -84,7 +84,7 @@ def _check_dataset(name: str, options: dict) -> None:
     if unknown:
         takes = ", ".join(k for k in params if k not in ("split", "image_size", "progress"))
         raise ConfigError(f"dataset {DATASETS.resolve(name)!r} does not take "
-                          f"{', '.join('data.' + k for k in unknown)}; its options: {takes}")
+                          f"{', '.join(unknown)} (--set data.KEY=VALUE); its options: {takes}")
 
 
 def _features() -> list[str]:

@@ -11,4 +11,5 @@ def test_fid_unknown_dataset_and_option_come_before_the_weights(monkeypatch):
     assert "Inception" not in res.output
     res = CliRunner().invoke(cli, ["fid", "--checkpoint", "demo", "--dataset", "synthetic",
                                    "--set", "data.nope=1"])
-    assert res.exit_code == 2 and "does not take data.nope; its options: difficulty" in res.output
+    assert res.exit_code == 2 and "does not take nope (--set data.KEY=VALUE); its options: " \
+        "difficulty" in res.output
