@@ -43,3 +43,22 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# The GPU check (docs/gpu.md). gpu-wheels, on a machine with internet: lkbench's dependencies
+# as wheels in wheels/ for an offline GPU machine, torch and the CUDA libraries left out
+# (GPU_PYTHON="3.12" for that machine's Python; SLIM=1 also leaves out numpy, scipy, pandas,
+# scikit-learn, matplotlib and pillow, which PyTorch images ship). gpu-check, on the GPU
+# machine, offline, with no .venv: the check, under 8 minutes, results in $$OUT or
+# out/gpu-check. gpu-check-dry-run: the same steps on the CPU at smoke sizes (CI).
+GPU_PYTHON ?=
+.PHONY: gpu-wheels gpu-check gpu-check-dry-run
+
+gpu-wheels: $(STAMP)
+	$(BIN)/python benchmarks/gpu_wheels.py $(foreach v,$(GPU_PYTHON),--python-version $(v)) \
+		$(if $(SLIM),--slim)
+
+gpu-check:
+	bash benchmarks/gpu_check.sh
+
+gpu-check-dry-run: $(STAMP)
+	PYTHON=$(BIN)/python bash benchmarks/gpu_check.sh --dry-run
