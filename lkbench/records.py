@@ -35,7 +35,7 @@ from types import UnionType
 from typing import Any, Iterator, Sequence, Union, get_args, get_origin, get_type_hints
 
 from . import __version__
-from .atomic import PathLike
+from .atomic import PathLike, writing
 from .errors import RecordError
 from .registry import did_you_mean
 
@@ -262,6 +262,10 @@ class RecordStore:
             raise RecordError(f"RecordStore.append takes a ResultRecord, got "
                               f"{type(record).__name__}; build one with ResultRecord.from_dict")
         line = (record.to_json() + "\n").encode("utf-8")
+        with writing(self.path, verb="append to"):   # read-only, full disk: one line, the path
+            self._append(line)
+
+    def _append(self, line: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)  # Windows
         fd = os.open(self.path, flags, 0o644)

@@ -287,3 +287,17 @@ def test_run_ids_and_times():
     assert abs((parse_utc(now) - datetime.now(timezone.utc)).total_seconds()) < 5
     assert record(started_at=now).started_at == now
     assert parse_utc("2026-01-05T10:11:12.5+00:00") is not None and parse_utc("soon") is None
+
+
+def test_append_to_a_read_only_place_is_one_line_naming_the_records_file(tmp_path, monkeypatch):
+    import errno
+
+    from lkbench.atomic import FileWriteError
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+    store = RecordStore(tmp_path / "landmarks.jsonl")
+    monkeypatch.setattr("lkbench.records.os.open", refuse)
+    with pytest.raises(FileWriteError, match="landmarks.jsonl") as info:
+        store.append(record())
+    assert "read-only" in str(info.value) and "\n" not in str(info.value)
