@@ -66,8 +66,8 @@ class EditEvalConfig:
         alpha: edit strength α (1 = the trained edit, 0 = no change).
         control: also measure the editor at α = 0, its re-synthesis of the source without an
             edit; the references then carry ``control_<metric>`` for every metric but FID, and
-            the control's values are also recorded as their own rows (editor
-            ``<label> α=0 control``, ``extra.alpha`` 0, ``extra.control_of`` the editor). The part of an
+            the control's values are also recorded as their own rows (editor ``<label> α=0
+            control``, ``extra.alpha`` 0, ``extra.control_of`` the editor). The part of an
             edit's accuracy that the control reaches too comes from re-synthesis, not from the
             edit: images a generator merely degrades pull a weak classifier towards chance,
             which beats the identity edit's accuracy whenever the classifier is right on the

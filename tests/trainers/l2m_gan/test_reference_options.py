@@ -78,10 +78,11 @@ def test_he_init_gives_kaiming_statistics_and_zero_biases():
         if m.bias is not None:
             assert float(m.bias.detach().abs().max()) == 0
     # the pooled relative spread of all weights around std = √(2 / fan_in)
-    z = torch.cat([(m.weight / math.sqrt(2 / m.weight[0].numel())).flatten() for m in convs])
+    z = torch.cat([(m.weight.detach() / math.sqrt(2 / m.weight[0].numel())).flatten()
+                   for m in convs])
     assert abs(float(z.std()) - 1) < 0.02 and abs(float(z.mean())) < 0.02
     # PyTorch's default (uniform, gain 1/√3 of fan-in) is well below that spread
-    zd = torch.cat([(m.weight / math.sqrt(2 / m.weight[0].numel())).flatten()
+    zd = torch.cat([(m.weight.detach() / math.sqrt(2 / m.weight[0].numel())).flatten()
                     for m in default.modules() if isinstance(m, (torch.nn.Conv2d,
                                                                  torch.nn.Linear))])
     assert float(zd.std()) < 0.5
