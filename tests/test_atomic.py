@@ -136,7 +136,7 @@ def test_cli_writers_on_a_read_only_folder_print_one_line(tmp_path, monkeypatch,
 
 def test_cli_last_resort_names_the_file_the_os_names(tmp_path, monkeypatch):
     """A writer that does not go through atomic_write (a records append creating its folder)
-    still ends in one line."""
+    still ends in one line, naming the records file."""
     import numpy as np
     from click.testing import CliRunner
     from pathlib import Path
@@ -156,4 +156,5 @@ def test_cli_last_resort_names_the_file_the_os_names(tmp_path, monkeypatch):
                                    str(tmp_path / "p.npz"), "--no-regression", "--results",
                                    str(ro), "--out", str(tmp_path / "fig")])
     assert res.exit_code == 2, res.output
-    assert res.output.strip().splitlines()[-1].startswith(f"Error: cannot write {ro}")
+    assert res.output.strip().splitlines()[-1].startswith(
+        f"Error: cannot append to {ro / 'landmarks.jsonl'}: the file system is read-only")
