@@ -192,18 +192,12 @@ def _forward_and_grads(g: LatentKeypointGenerator, lat: Latents, weights: torch.
 @pytest.mark.parametrize("dtype, rtol, atol", [(torch.float64, 1e-10, 1e-10),
                                                (torch.float32, 1e-4, 1e-5)])
 @pytest.mark.parametrize("mode", ["concat", "sum"])
-def test_factorised_equals_literal(mode, dtype, rtol, atol, monkeypatch):
+def test_factorised_equals_literal(mode, dtype, rtol, atol, request):
     if dtype == torch.float32:
-        # The two paths round differently in the last bits; a pre-activation that sits within
-        # that noise of leaky ReLU's kink then takes the other slope in one path, and the
-        # gradients differ there by 0.8x (seen with ATEN_CPU_CAPABILITY=default: 0.44 of 127 in
-        # a conv weight's gradient, vs 1e-4 with a smooth activation). The kink is not part of
-        # the conditioning under test, so float32 compares the paths through a smooth stand-in
-        # with leaky ReLU's slopes far from 0; float64 keeps the real activation.
-        def smooth_leaky_relu(x, negative_slope=0.01, inplace=False):
-            return negative_slope * x + (1 - negative_slope) * torch.nn.functional.softplus(
-                x, beta=20)
-        monkeypatch.setattr(torch.nn.functional, "leaky_relu", smooth_leaky_relu)
+        # float32 compares the two paths through a smooth stand-in for leaky ReLU: last-bit
+        # differences flip the kink's slope under other kernels (see the fixture); float64
+        # keeps the real activation.
+        request.getfixturevalue("smooth_leaky_relu")
     cfg = dataclasses.replace(SMOKE, cond_mode=mode)
     g_fac = make_g(cfg).to(dtype)
     g_lit = LatentKeypointGenerator(dataclasses.replace(cfg, cond_impl="literal")).to(dtype)
