@@ -28,9 +28,9 @@ import torch
 
 from lkbench.checkpoint import load_model, save_checkpoint
 from lkbench.config import resolve
-from lkbench.protocols.detection import run_detect, summary_lines
-from lkbench.protocols.detection_config import DetectConfig
-from lkbench.protocols.detector import (build_detector, generated_pairs, keypoint_loss,
+from lkbench.protocols.landmarks.run_detect import run_detect, summary_lines
+from lkbench.protocols.landmarks.config import DetectConfig
+from lkbench.protocols.landmarks.detector import (build_detector, generated_pairs, keypoint_loss,
                                         train_detector)
 
 

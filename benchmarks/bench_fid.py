@@ -4,7 +4,7 @@ Run with ``python benchmarks/bench_fid.py [--checkpoint CKPT] [--num N] [--featu
 
 1. **FID path vs clean-fid.** The same generator callable (a seeded stream of the generator's
    images, uint8-rounded, as floats in [0, 255]) and the same ``N`` go through (a) lkbench's
-   :func:`~lkbench.protocols.fid.generator_stats` + Fréchet distance and (b) clean-fid's own
+   :func:`~lkbench.protocols.generation.fid.generator_stats` + Fréchet distance and (b) clean-fid's own
    ``get_model_features`` + ``np.mean``/``np.cov`` + ``frechet_distance``, against the same
    reference statistics, in one process, alternating (a, b, a, b) to share the machine's load.
    Reported: both wall times, their ratio (target ≤ 1.05) and the two distances (they must agree).
@@ -36,10 +36,10 @@ def fid_overhead(checkpoint: str, num: int, features: str, batch: int) -> None:
 
     from lkbench.checkpoint import load_model
     from lkbench.plots import images_to_uint8
-    from lkbench.protocols.fid import generator_stats
-    from lkbench.protocols.frechet import frechet_distance as ours_fd
-    from lkbench.protocols.inception import build_extractor
-    from lkbench.protocols.latent_stream import latent_batches
+    from lkbench.protocols.generation.fid import generator_stats
+    from lkbench.protocols.generation.frechet import frechet_distance as ours_fd
+    from lkbench.protocols.generation.inception import build_extractor
+    from lkbench.protocols.generation.latent_stream import latent_batches
 
     cpu = torch.device("cpu")
     g = load_model(checkpoint).eval()
@@ -81,7 +81,7 @@ def fid_overhead(checkpoint: str, num: int, features: str, batch: int) -> None:
 _CHILD = """
 import resource, sys, torch
 from lkbench.checkpoint import load_model
-from lkbench.protocols.cpd import CPDConfig, compute_cpd
+from lkbench.protocols.generation.cpd import CPDConfig, compute_cpd
 g = load_model(sys.argv[1]).eval()
 r = compute_cpd(g, CPDConfig(num_latents=int(sys.argv[2]), batch_size=50, device="cpu"))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, r.cpd, r.wall_time_s)

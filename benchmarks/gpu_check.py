@@ -318,7 +318,7 @@ def part_env(args) -> None:
     except (OSError, subprocess.SubprocessError):
         pass
     try:
-        from lkbench.protocols.inception import WeightsError, resolve_inception
+        from lkbench.protocols.generation.inception import WeightsError, resolve_inception
         try:
             info["inception_weights"] = str(resolve_inception()[0])
         except WeightsError:
@@ -549,8 +549,8 @@ def part_detect(args) -> None:
     together as ``train_detector`` runs them; the time that implies for the preset's pairs."""
     torch = _torch()
     from lkbench.config import resolve
-    from lkbench.protocols.detection_config import DetectConfig
-    from lkbench.protocols.detector import (build_detector, generated_pairs, keypoint_loss,
+    from lkbench.protocols.landmarks.config import DetectConfig
+    from lkbench.protocols.landmarks.detector import (build_detector, generated_pairs, keypoint_loss,
                                             train_detector)
 
     with part_context(args, "detect") as (part, device):
@@ -627,7 +627,7 @@ def _standin_inception(device):
     torch = _torch()
     from torchvision.models import inception_v3
 
-    from lkbench.protocols.inception import FeatureExtractor
+    from lkbench.protocols.generation.inception import FeatureExtractor
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -645,8 +645,8 @@ def part_fid(args) -> None:
     bicubic to 299 px) → Inception-v3 features on the GPU; the whole ``generator_stats`` path
     and each stage alone."""
     torch = _torch()
-    from lkbench.protocols.fid import FIDConfig, generator_stats, to_feature_input
-    from lkbench.protocols.inception import WeightsError, build_extractor
+    from lkbench.protocols.generation.fid import FIDConfig, generator_stats, to_feature_input
+    from lkbench.protocols.generation.inception import WeightsError, build_extractor
 
     with part_context(args, "fid") as (part, device):
         g, gpreset = _lkg_generator(args.dry_run, device)

@@ -154,7 +154,7 @@ sys.exit(int(setuptools.__version__.split('.')[0]) < 64)" 2>/dev/null \
     mapfile -t missing < <("$VENV/bin/python" "$ROOT/benchmarks/gpu_check.py" missing-wheels \
                            --log "$WHEELS")
     ((${#missing[@]} == 0)) || "${pip[@]}" --no-deps "${missing[@]}" || return 1
-    "$VENV/bin/python" -c "import lkbench.trainers.loop, lkbench.protocols.fid, pytest"
+    "$VENV/bin/python" -c "import lkbench.trainers.loop, lkbench.protocols.generation.fid, pytest"
 }
 PY=$BASE_PY
 if T=$(slot setup); then

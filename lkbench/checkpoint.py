@@ -26,7 +26,7 @@ import torch
 from . import __version__
 from .atomic import PathLike, atomic_write
 from .errors import CheckpointError, LkbenchError, UnknownNameError
-from .models import MODELS
+from .models import MODELS, KeypointGenerator
 from .shipped import resolve_checkpoint, shipped_names
 
 log = logging.getLogger(__name__)
@@ -307,6 +307,43 @@ def build_model(ckpt: Checkpoint, key: str | None = None) -> torch.nn.Module:
             f"{ckpt.lkbench_version} wrote the checkpoint (load it with that version), or the "
             "state was saved with a different config than the one stored with it")
     return model.eval()
+
+
+def require_generator(model: Any, path: PathLike, fix: "str | None" = None) -> None:
+    """Raise the one "not a keypoint generator" error unless ``model`` is a
+    :class:`~lkbench.models.KeypointGenerator` (has ``sample_latents``/``render``).
+
+    Args:
+        fix: what to do instead, when the caller knows better than the default advice.
+    """
+    if not isinstance(model, KeypointGenerator):
+        fix = fix or ("pass a generator checkpoint written by lkbench train (e.g. --model "
+                      "latent-keypoint-gan) or a shipped name such as demo")
+        raise CheckpointError(f"{path} holds a {type(model).__name__}, not a keypoint generator "
+                              f"(sample_latents/render); {fix}")
+
+
+def load_generator(path: PathLike, device: "torch.device | str" = "cpu",
+                   key: str | None = None) -> "tuple[Checkpoint, Any]":
+    """The keypoint generator saved at ``path`` (a file or a shipped name), on ``device``
+    (``auto``/``cpu``/``cuda[:N]``, see :func:`lkbench.device.choose_device`), in eval mode.
+
+    Every verb that takes a generator checkpoint loads it here, so all give the same errors.
+
+    Returns:
+        ``(checkpoint, model)``.
+
+    Raises:
+        CheckpointError: missing, corrupt or foreign file, or a model that is not a generator.
+        ConfigError: an unknown or unavailable device.
+    """
+    from .device import choose_device
+
+    dev = choose_device(device)
+    ckpt = load_checkpoint(path)
+    model = build_model(ckpt, key)
+    require_generator(model, path)
+    return ckpt, model.to(dev).eval()
 
 
 def _state_key(ckpt: Checkpoint, key: str | None) -> str:

@@ -1,7 +1,7 @@
 """``lkbench detect`` and ``lkbench score``: the landmark detection protocol on the command line.
 
 Registered on the main group with ``cli.add_command(detect)`` and ``cli.add_command(score)``.
-Thin: parse, resolve the config, call :mod:`lkbench.protocols.detection`, print. Importing this
+Thin: parse, resolve the config, call :mod:`lkbench.protocols.landmarks.run_detect`, print. Importing this
 module does not import torch (choices and preset lists are read when a command runs or shows
 its help).
 """
@@ -13,12 +13,12 @@ from .cli_types import LazyChoice, parse_data_options
 
 
 def _solvers() -> list[str]:
-    from .protocols.compat import SOLVERS
+    from .protocols.landmarks.solvers import SOLVERS
     return SOLVERS.names()
 
 
 def _conventions() -> list[str]:
-    from .protocols.predictions import CONVENTIONS
+    from .protocols.landmarks.predictions import CONVENTIONS
     return CONVENTIONS.names()
 
 
@@ -26,8 +26,8 @@ class _DetectCommand(click.Command):
     """Lists the presets and baselines below the options."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from .protocols.baselines import BASELINES
-        from .protocols.detection_config import PRESET_HELP
+        from .protocols.landmarks.baselines import BASELINES
+        from .protocols.landmarks.config import PRESET_HELP
 
         formatter.write_paragraph()
         formatter.write("Presets (--preset NAME); without one, GANSeg's budget with the compact "
@@ -43,7 +43,7 @@ class _ScoreCommand(click.Command):
     """Lists the coordinate conventions below the options."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from .protocols.predictions import describe_conventions
+        from .protocols.landmarks.predictions import describe_conventions
 
         formatter.write_paragraph()
         formatter.write("Conventions (--convention NAME):\n")
@@ -130,9 +130,9 @@ def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: 
     import sys
 
     from .config import resolve
-    from .protocols.detection import summary_lines
-    from .protocols.detection_config import DetectConfig
-    from .protocols.detection_seeds import run_detect_seeds, seeds_summary_lines
+    from .protocols.landmarks.run_detect import summary_lines
+    from .protocols.landmarks.config import DetectConfig
+    from .protocols.landmarks.seeds import run_detect_seeds, seeds_summary_lines
 
     sets = [*((f"device={device}",) if device else ()),
             *((f"seed={seed}",) if seed is not None else ()),
@@ -198,13 +198,13 @@ def score(benchmark: str, predictions: "str | None", export_order: "str | None",
                           "--export-order FILE.csv (write the image order the npz must follow)")
     data_options = parse_data_options(overrides, "score")
     if export_order is not None:
-        from .protocols.predictions import export_order as write_order
+        from .protocols.landmarks.predictions import export_order as write_order
 
         path = write_order(benchmark, export_order, root, data_options)
         click.echo(f"wrote the image order of benchmark {benchmark} to {path}: np.savez(..., "
                    "fit=[rows with array=fit], test=[rows with array=test]) in that order")
         return
-    from .protocols.detection import run_score, summary_lines
+    from .protocols.landmarks.run_detect import run_score, summary_lines
 
     run = run_score(benchmark, predictions, convention=convention, pixel_size=pixel_size,
                     solver=compat, center=center, regression=not no_regression,

@@ -134,11 +134,10 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
     """
     import torch
 
-    from .checkpoint import load_model
-    from .edit_plots import save_edit_grid
+    from .checkpoint import load_generator
+    from lkbench.protocols.editing.plots import save_edit_grid
     from .finite import check_images_finite
-    from .models import KeypointGenerator
-    from .trainers.distributed import choose_device
+    from .device import choose_device
     from .trainers.latent_keypoint_gan.edit_ops import EditParams
 
     ops = _edit_ops()
@@ -147,12 +146,7 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
                         scale=scale, factor=factor, steps=steps)
     paths = _out_paths(Path(out_path), names, op == "all")
     dev = choose_device(device)
-    G = load_model(checkpoint)
-    if not isinstance(G, KeypointGenerator):
-        raise ConfigError(f"{checkpoint} holds a {type(G).__name__}, which has no "
-                          "sample_latents/render; lkbench edit needs a keypoint generator "
-                          "checkpoint (e.g. from lkbench train --model latent-keypoint-gan)")
-    G = G.to(dev).eval()
+    _, G = load_generator(checkpoint, dev)
     saved = saved_donor = None
     if latents_path is not None:
         from .serve.codec import (checkpoint_mismatch, file_sha256, latents_to, load_document,

@@ -1,7 +1,7 @@
 """``lkbench edit-eval``: attribute-edit metrics on the command line.
 
 Registered on the main group with ``cli.add_command(edit_eval)``. Thin: parse, resolve the
-config, call :func:`lkbench.protocols.editing_run.run_edit_eval`, print.
+config, call :func:`lkbench.protocols.editing.run_edit_eval.run_edit_eval`, print.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ class _EditEvalCommand(click.Command):
     """Lists the presets and metrics below the options."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from .protocols.editing import METRICS
-        from .protocols.editing_run import PRESET_HELP
+        from .protocols.editing.metrics import METRICS
+        from .protocols.editing.run_edit_eval import PRESET_HELP
 
         formatter.write_paragraph()
         formatter.write("Presets (--preset NAME):\n")
@@ -65,7 +65,7 @@ def edit_eval(checkpoint: "str | None", identity: bool, attribute: str, preset: 
 
     from .config import PRESETS, resolve
     from .errors import ConfigError
-    from .protocols.editing_run import EditEvalConfig, run_edit_eval
+    from .protocols.editing.run_edit_eval import EditEvalConfig, run_edit_eval
     from .registry import did_you_mean
 
     if (checkpoint is None) == (not identity):

@@ -1,7 +1,7 @@
 """``lkbench cpd`` and ``lkbench fid``: the image-generation protocols on the command line.
 
 Registered on the main group with ``cli.add_command(cpd)`` and ``cli.add_command(fid)``. Thin:
-parse, build the config, call :mod:`lkbench.protocols.cpd_run` / :mod:`lkbench.protocols.fid`,
+parse, build the config, call :mod:`lkbench.protocols.generation.run_cpd` / :mod:`lkbench.protocols.generation.fid`,
 print. Importing this module does not import torch.
 """
 from __future__ import annotations
@@ -54,8 +54,8 @@ def cpd(checkpoint: str, num_latents: int, groups: "str | None", background: boo
     """
     import sys
 
-    from .protocols.cpd import CPDConfig, parse_groups
-    from .protocols.cpd_run import run_cpd
+    from .protocols.generation.cpd import CPDConfig, parse_groups
+    from .protocols.generation.run_cpd import run_cpd
 
     cfg = CPDConfig(num_latents=num_latents, groups=parse_groups(groups), background=background,
                     batch_size=batch_size, seed=seed, device=device)
@@ -88,7 +88,7 @@ def _check_dataset(name: str, options: dict) -> None:
 
 
 def _features() -> list[str]:
-    from .protocols.inception import FEATURES
+    from .protocols.generation.inception import FEATURES
     return FEATURES.names()
 
 
@@ -144,8 +144,8 @@ def fid(checkpoint: str, dataset: str, split: str, data_options: tuple[str, ...]
     """
     import sys
 
-    from .protocols.fid import FIDConfig
-    from .protocols.fid_run import run_fid
+    from .protocols.generation.fid import FIDConfig
+    from .protocols.generation.run_fid import run_fid
 
     options = parse_data_options(data_options, "fid")
     _check_dataset(dataset, options)   # a typo is named before any weights or model load

@@ -5,10 +5,10 @@ an installed lkbench has it; the repository's ``results/published.csv`` is a lin
 file, so there is a single copy to edit.
 
 One row per (method, benchmark, metric, variant, num_keypoints). Landmark benchmarks use the
-names of :data:`lkbench.protocols.benchmarks.BENCHMARKS`, and their metric, unit and direction
+names of :data:`lkbench.protocols.landmarks.benchmarks.BENCHMARKS`, and their metric, unit and direction
 must agree with the registry, so a leaderboard can put lkbench scores and published numbers in one
 column. Generation and pixel-error benchmarks that lkbench does not score are listed in
-:data:`lkbench.protocols.benchmarks.UNSCORED_BENCHMARKS`.
+:data:`lkbench.protocols.landmarks.benchmarks.UNSCORED_BENCHMARKS`.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DataError
-from .protocols.benchmarks import BENCHMARKS, UNSCORED_BENCHMARKS
+from .protocols.landmarks.benchmarks import BENCHMARKS, UNSCORED_BENCHMARKS
 from .registry import did_you_mean
 
 __all__ = ["load_published", "DEFAULT_PATH", "COLUMNS", "KEY_COLUMNS"]

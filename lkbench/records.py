@@ -39,6 +39,13 @@ from .atomic import PathLike, writing
 from .errors import RecordError
 from .registry import did_you_mean
 
+
+def results_dir(path: "PathLike | None" = None) -> Path:
+    """The folder result records go to and are read from: ``path``, else ``$LKBENCH_RESULTS``,
+    else ``results/runs`` under the current directory. Every protocol and ``lkbench report``
+    use this one rule."""
+    return Path(path or os.environ.get("LKBENCH_RESULTS") or Path.cwd() / "results" / "runs")
+
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; O_APPEND alone keeps whole lines together

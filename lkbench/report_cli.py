@@ -49,7 +49,7 @@ def report(sources: tuple[str, ...], published_path: "str | None", fmt: str,
     """
     from .atomic import atomic_write
     from .errors import UnknownNameError
-    from .protocols.benchmarks import BENCHMARKS, UNSCORED_BENCHMARKS
+    from .protocols.landmarks.benchmarks import BENCHMARKS, UNSCORED_BENCHMARKS
     from .registry import did_you_mean
     from .report.formats import render
     from .report.load import NO_RECORDS_HINT, default_results_dir, read_published, read_records

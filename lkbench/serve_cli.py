@@ -121,7 +121,7 @@ def serve(checkpoint: str, host: str, port: int, allow_remote: bool, device: str
     import uvicorn
 
     from .serve.app import ServeConfig, app_from_checkpoint
-    from .trainers.distributed import choose_device
+    from .device import choose_device
 
     config = ServeConfig(max_body_bytes=max_body_kb * 1024, render_threads=render_threads,
                          max_pending=max_pending, max_added_parts=max_added_parts)

@@ -79,9 +79,9 @@ class _NanPixels(torch.nn.Module):
 
 def test_fid_and_cpd_stop_on_a_generator_that_renders_nan():
     """Finite weights, NaN pixels: the loops stop before the batch enters a statistic."""
-    from lkbench.protocols.cpd import CPDConfig, compute_cpd
-    from lkbench.protocols.fid import generator_stats
-    from lkbench.protocols.inception import build_extractor
+    from lkbench.protocols.generation.cpd import CPDConfig, compute_cpd
+    from lkbench.protocols.generation.fid import generator_stats
+    from lkbench.protocols.generation.inception import build_extractor
 
     ext = build_extractor("random-conv", "clean", torch.device("cpu"))
     with pytest.raises(NonFiniteError, match="the generator rendered 4 of 4 images with NaN"):

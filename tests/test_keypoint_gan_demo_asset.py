@@ -13,8 +13,8 @@ import lkbench
 from lkbench.checkpoint import build_model, load_checkpoint
 from lkbench.config import load_toml
 from lkbench.models import KeypointPredictor
-from lkbench.protocols.detector import resize_images
-from lkbench.protocols.predictions import benchmark_data
+from lkbench.protocols.landmarks.detector import resize_images
+from lkbench.protocols.landmarks.predictions import benchmark_data
 from lkbench.shipped import SHIPPED, resolve_checkpoint
 
 ASSETS = Path(lkbench.__file__).parent / "assets"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lkbench.errors import DataError
-from lkbench.protocols.benchmarks import is_known_benchmark
+from lkbench.protocols.landmarks.benchmarks import is_known_benchmark
 from lkbench.published import COLUMNS, DEFAULT_PATH, KEY_COLUMNS, load_published
 
 

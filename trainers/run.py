@@ -82,7 +82,7 @@ def check_keypoints(dataset: str, num_keypoints: int) -> None:
     A generator trained with another K cannot be compared with the published rows of that
     benchmark (spec ``protocols.md`` §1), so training it is almost always a mistake.
     """
-    from lkbench.protocols.benchmarks import BENCHMARKS
+    from lkbench.protocols.landmarks.benchmarks import BENCHMARKS
 
     if dataset not in BENCHMARKS:
         return

@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from lkbench.protocols.benchmarks import BENCHMARKS
+from lkbench.protocols.landmarks.benchmarks import BENCHMARKS
 
 __all__ = ["Setting", "SettingGroup", "SETTING_GROUPS", "IGNORED_CONFIG_KEYS", "SettingValue",
            "record_settings", "column_metric", "describe"]

@@ -19,7 +19,7 @@ import pandas as pd
 from lkbench.atomic import PathLike
 from lkbench.errors import DataError
 from lkbench.published import DEFAULT_PATH, load_published
-from lkbench.records import RecordStore, ResultRecord
+from lkbench.records import RecordStore, ResultRecord, results_dir
 
 __all__ = ["RecordInputs", "default_results_dir", "find_record_files", "read_records",
            "read_published", "RECORD_PATTERN", "NO_RECORDS_HINT"]
@@ -31,9 +31,8 @@ NO_RECORDS_HINT = ("`lkbench detect` and `lkbench score` append landmark records
 
 
 def default_results_dir() -> Path:
-    """``$LKBENCH_RESULTS``, else ``results/runs`` under the current directory (the folder
-    ``lkbench detect`` writes to by default)."""
-    return Path(os.environ.get("LKBENCH_RESULTS") or Path.cwd() / "results" / "runs")
+    """Where ``lkbench report`` reads by default: :func:`lkbench.records.results_dir`."""
+    return results_dir()
 
 
 @dataclass

@@ -31,8 +31,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from lkbench.errors import LkbenchError
-from lkbench.protocols.benchmarks import BENCHMARKS
-from lkbench.protocols.uncertainty import PerImage, within_noise
+from lkbench.protocols.landmarks.benchmarks import BENCHMARKS
+from lkbench.protocols.landmarks.uncertainty import PerImage, within_noise
 from lkbench.records import ResultRecord
 
 from .comparability import SettingValue, column_metric, record_settings
@@ -570,7 +570,7 @@ def _mark_noise(cells: dict[tuple[int, int], Cell], rows: Sequence[Row],
                 per_image: Mapping[tuple[int, int], list[PerImage]]) -> None:
     """Mark measured cells within noise of their column's best measured cell.
 
-    Test: :func:`~lkbench.protocols.uncertainty.within_noise`, a paired bootstrap of the
+    Test: :func:`~lkbench.protocols.landmarks.uncertainty.within_noise`, a paired bootstrap of the
     difference over the same test images (seeds resampled within each row); a 95 % interval
     that contains 0 is noise. Pairing is what makes the test sharp: both rows face the same
     hard and easy images, so only their difference on each image counts. Cells without stored

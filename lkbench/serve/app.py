@@ -264,17 +264,10 @@ def app_from_checkpoint(path: "str | Path", *, device: "torch.device | str" = "c
     """:func:`create_app` for the generator saved at ``path`` (``G_ema``, else ``G``).
 
     Raises:
-        CheckpointError: missing, corrupt or foreign file.
-        ConfigError: the checkpoint holds a model without ``sample_latents``/``render``.
+        CheckpointError: missing, corrupt or foreign file, or not a keypoint generator.
     """
-    from lkbench.checkpoint import build_model, load_checkpoint
-    from lkbench.models import KeypointGenerator
+    from lkbench.checkpoint import load_generator
 
-    ckpt = load_checkpoint(path)
-    G = build_model(ckpt)
-    if not isinstance(G, KeypointGenerator):
-        raise ConfigError(f"{path} holds a {type(G).__name__}, which has no sample_latents/"
-                          "render; lkbench serve needs a keypoint generator checkpoint (e.g. "
-                          "from lkbench train --model latent-keypoint-gan)")
+    ckpt, G = load_generator(path)
     return create_app(G, model=ckpt.model, checkpoint=str(path),   # a shipped name stays a name
                       checkpoint_sha256=file_sha256(ckpt.path), device=device, config=config)

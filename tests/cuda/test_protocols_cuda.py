@@ -25,13 +25,13 @@ import torch
 
 from lkbench.config import resolve
 from lkbench.models import Latents
-from lkbench.protocols.cpd import (CorrelationStats, CPDConfig, compute_cpd,
+from lkbench.protocols.generation.cpd import (CorrelationStats, CPDConfig, compute_cpd,
                                    cpd_from_correlation, difference_maps, make_units)
-from lkbench.protocols.detector import (build_detector, generated_pairs, keypoint_loss,
+from lkbench.protocols.landmarks.detector import (build_detector, generated_pairs, keypoint_loss,
                                         train_detector)
-from lkbench.protocols.fid import generator_stats, image_features
-from lkbench.protocols.inception import WeightsError, build_extractor
-from lkbench.protocols.latent_stream import paired_latent_batches
+from lkbench.protocols.generation.fid import generator_stats, image_features
+from lkbench.protocols.generation.inception import WeightsError, build_extractor
+from lkbench.protocols.generation.latent_stream import paired_latent_batches
 from lkbench.trainers.latent_keypoint_gan import LatentKeypointGenerator, LKGRunConfig
 
 pytestmark = pytest.mark.cuda

@@ -70,7 +70,7 @@ def test_normalised_keypoints_convert_with_from_unit(h36m):
 
 
 def test_flip_pairs_are_the_benchmarks(h36m):
-    from lkbench.protocols.benchmarks import BENCHMARKS
+    from lkbench.protocols.landmarks.benchmarks import BENCHMARKS
     root, _ = h36m
     ds = get_dataset("h36m-simplified", split="test", root=root, progress=False)
     assert ds.meta.flip_pairs == BENCHMARKS.get("h36m-simplified").flip_pairs

@@ -197,7 +197,7 @@ def _with_per_image(record: ResultRecord, errors) -> ResultRecord:
 
     import numpy as np
 
-    from lkbench.protocols.uncertainty import PerImage
+    from lkbench.protocols.landmarks.uncertainty import PerImage
     p = PerImage(np.asarray(errors), np.ones(len(errors)))
     return dataclasses.replace(record, value=p.value,
                                extra={**record.extra, "per_image": p.encode()})

@@ -15,7 +15,7 @@ from PIL import Image
 import lkbench
 from lkbench.cli import cli
 from lkbench.edit_cli import edit
-from lkbench.edit_plots import edit_grid
+from lkbench.protocols.editing.plots import edit_grid
 from lkbench.errors import CheckpointError, ConfigError, DataError, LkbenchError
 from lkbench.keypoints import heatmap_grid
 from lkbench.models import Latents

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from lkbench.config import register_preset
-from lkbench.protocols.benchmarks import BENCHMARKS
+from lkbench.protocols.landmarks.benchmarks import BENCHMARKS
 
 from .trainer import LKGRunConfig, LKGTrainer
 

@@ -165,8 +165,8 @@ def test_lkbench_train_smoke_end_to_end_then_detect_direct(tmp_path):
     # the recorded error recomputed independently: the model's own read-out on the benchmark's
     # test images (resized to the model's 32 px) vs the ground truth, mean distance over the 5
     # landmarks / inter-ocular distance, in percent
-    from lkbench.protocols.detector import resize_images
-    from lkbench.protocols.predictions import benchmark_data
+    from lkbench.protocols.landmarks.detector import resize_images
+    from lkbench.protocols.landmarks.predictions import benchmark_data
     test = benchmark_data("synthetic")[1].load("test", None)
     images, gt, _ = test.batch(range(len(test)))
     pred = build_model(load_checkpoint(ckpt_path)).predict(resize_images(images, 32)).double()
