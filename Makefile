@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt setuptools wheel
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-build-isolation \
-		-c constraints.txt -e ".[test]"
+		-c constraints.txt -e ".[test,bench]"
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_lkg.py
 	$(BIN)/python benchmarks/bench_keypointgan.py
+	$(BIN)/python benchmarks/bench_tps.py
 	$(BIN)/python benchmarks/bench_detect.py
 	$(BIN)/python benchmarks/bench_fid.py
 	$(BIN)/python benchmarks/bench_serve.py
