@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from lkbench import __version__
-from lkbench import records
+from lkbench import provenance, records
 from lkbench.errors import RecordError
 from lkbench.records import (SCHEMA_VERSION, RecordStore, ResultRecord, collect_provenance,
                              new_run_id, parse_utc, sha256_file, utc_now_iso)
@@ -243,10 +243,10 @@ def test_collect_provenance_fields():
 def test_provenance_never_fails_without_git(monkeypatch):
     def no_git(*args, **kwargs):
         raise subprocess.TimeoutExpired("git", 5)
-    monkeypatch.setattr(records.subprocess, "run", no_git)
+    monkeypatch.setattr(provenance.subprocess, "run", no_git)
     prov = collect_provenance(device="cpu")
     assert prov["git_commit"] is None and prov["git_dirty"] is None
-    monkeypatch.setattr(records.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(OSError))
+    monkeypatch.setattr(provenance.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(OSError))
     assert collect_provenance()["git_commit"] is None
 
 
@@ -255,19 +255,19 @@ def test_git_state_of_a_real_checkout(tmp_path):
     pkg = tmp_path / "repo" / "pkg"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("x = 1\n")
-    assert records._git_state(pkg) == (None, None)  # not a repository
+    assert provenance._git_state(pkg) == (None, None)  # not a repository
 
     def git(*args):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
                        cwd=pkg.parent, check=True, capture_output=True)
     git("init", "-q")
-    assert records._git_state(pkg) == (None, None)  # package not tracked: not its checkout
+    assert provenance._git_state(pkg) == (None, None)  # package not tracked: not its checkout
     git("add", ".")
     git("commit", "-qm", "init")
-    commit, dirty = records._git_state(pkg)
+    commit, dirty = provenance._git_state(pkg)
     assert re.fullmatch(r"[0-9a-f]{40}", commit) and dirty is False
     (pkg / "__init__.py").write_text("x = 2\n")
-    assert records._git_state(pkg) == (commit, True)
+    assert provenance._git_state(pkg) == (commit, True)
 
 
 def test_sha256_file_streams(tmp_path):
