@@ -5,6 +5,8 @@ script runs in its own process under its own timeout. Every part merges its resu
 ``DIR/gpu-check.json`` as soon as it has them (a timed-out part keeps what it finished);
 ``report`` turns that file into ``DIR/gpu-check.md`` and prints it. ``mark`` and ``report``
 need only the standard library, so they work even when the environment could not be set up.
+One script (about 900 lines): its parts share the result file's format and helpers, and
+``gpu_check.sh`` runs each by this one path.
 
 Timing parts (``lkg``, ``kg``, ``l2m``, ``detect``, ``fid``) use random inputs of the paper
 shapes — no dataset is needed — and, where pretrained weights are absent, networks of the same

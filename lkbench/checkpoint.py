@@ -10,6 +10,9 @@ It is loaded with ``torch.load(weights_only=True, map_location="cpu")``, so load
 code from the file, and the model is rebuilt from ``model`` + ``config`` through
 :data:`lkbench.models.MODELS`; no module is ever pickled. Saving writes a temporary file in the
 same folder and ``os.replace``-s it, so a crash leaves the previous checkpoint intact.
+
+One concept (about 470 lines): the checkpoint file — what it holds (models, optimisers, RNG
+states), how it is written and read back, and which one ``--resume auto`` picks.
 """
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ step) and registering the class in :data:`TRAINERS`. :func:`train` does the rest
 resolved config, device and ``torchrun`` data parallelism, cached or streamed data in a
 step-determined order, a progress bar, ``stats.jsonl``, sample grids, checkpoints, ``--resume``,
 a clear stop on a non-finite loss and a checkpoint on Ctrl-C.
+One concept (about 400 lines): the loop itself; run folders, curves, images and DDP live in
+:mod:`.rundir`, :mod:`.curves`, :mod:`.images` and :mod:`.distributed`.
 
 Run directory::
 

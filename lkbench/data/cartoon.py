@@ -16,6 +16,9 @@ rounded arithmetic (see :mod:`lkbench.data.draw`), so results do not depend on b
 Everything is vectorised over the batch: :func:`params_from_uniforms` maps float64 uniforms
 ``[N, NUM_SLOTS]`` to :class:`FaceParams`, :func:`face_keypoints` gives ``[N,5,2]`` and
 :func:`render_faces` draws ``[N,3,R,R]`` without a per-image Python loop.
+
+One concept in one module (about 700 lines): the face model's parameters, landmark layout and
+renderer share the face-frame conventions above and change together.
 """
 from __future__ import annotations
 
