@@ -78,7 +78,7 @@ class Candidate:
         label: the record's ``model`` field (the checkpoint's model, ``baseline:<name>``).
         predictor: runs on the images (filled into ``fit``/``test`` by the pipeline), or None.
         fit, test: ``[N,K,2]`` predictions in [-1, 1] (set directly for constant baselines).
-        options: keyword options of :func:`~lkbench.protocols.landmarks.regression.score`.
+        options: keyword options of :func:`~lkbench.protocols.landmarks.score.score`.
         solver: least-squares solver name, or None for the run's.
         train: training statistics, when something was trained.
         seconds: wall time spent on this candidate alone (training, prediction, scoring).

@@ -3,11 +3,11 @@
 A :class:`BenchmarkSpec` binds a benchmark name to its protocol parameters: how many ground-truth
 landmarks it has, which detector sizes the published numbers used, which regression variant maps
 detections to landmarks (§0.1), which error formula scores the result and in which unit. The
-formulas themselves live in :mod:`lkbench.protocols.landmarks.regression`; a spec names them, so this module
-stays free of numerics and can be imported by anything (CLI listings, the published-numbers loader).
+formulas themselves live in :mod:`.regressions` and :mod:`.errors`; a spec names them, so this
+module stays free of numerics and can be imported by anything (CLI listings, the published-numbers loader).
 
-Benchmarks that appear in published tables but are not scored by :func:`~lkbench.protocols.
-regression.score` (image-generation FID/CPD, original Human3.6M in pixels) are listed in
+Benchmarks that appear in published tables but are not scored by :func:`~lkbench.protocols.landmarks.
+score.score` (image-generation FID/CPD, original Human3.6M in pixels) are listed in
 :data:`UNSCORED_BENCHMARKS`.
 """
 from __future__ import annotations
@@ -32,8 +32,8 @@ class BenchmarkSpec:
         num_keypoints: detector sizes ``K`` the published numbers use; ``None`` = any ``K``.
             Regression ``"none"`` instead requires ``K == L``.
         regressions: allowed regression variant ids (names in
-            ``lkbench.protocols.landmarks.regression.REGRESSIONS``); the first is the default.
-        error: name of the error formula in ``lkbench.protocols.landmarks.regression.ERRORS``.
+            ``lkbench.protocols.landmarks.regressions.REGRESSIONS``); the first is the default.
+        error: name of the error formula in ``lkbench.protocols.landmarks.errors.ERRORS``.
         unit: unit string of the reported value (also used in ``results/published.csv``).
         higher_is_better: ``True`` for PCK, ``False`` for errors.
         image_size: side in pixels at which pixel-unit errors are measured (Taichi, DeepFashion);

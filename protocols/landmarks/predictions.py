@@ -117,7 +117,7 @@ def benchmark_data(benchmark: str) -> tuple[str, BenchmarkData]:
     if name not in BENCHMARK_DATA:
         raise DataError(f"benchmark {name!r} has no dataset loader in this lkbench yet (bound: "
                         f"{', '.join(BENCHMARK_DATA.names())}); score your arrays with "
-                        "lkbench.protocols.landmarks.regression.score(...) in Python meanwhile")
+                        "lkbench.protocols.landmarks.score.score(...) in Python meanwhile")
     return name, BENCHMARK_DATA.get(name)
 
 

@@ -9,7 +9,7 @@ test images → regression → error, next to the baselines of :mod:`~lkbench.pr
    generator, or reuse a saved one (``detector=PATH``);
 3. predict on the fit and test splits (images resized to the detector's input size), one pass
    over the data for the model and every baseline;
-4. :func:`~lkbench.protocols.landmarks.regression.score_and_predict` each; append one
+4. :func:`~lkbench.protocols.landmarks.score.score_and_predict` each; append one
    :class:`~lkbench.records.ResultRecord` per row to ``<results>/landmarks.jsonl``;
 5. write ``predictions.npz`` (``fit``/``test`` raw detections in the project convention —
    exactly what ``lkbench score`` reads, so the number can be recomputed), ``detector.pt``,
@@ -47,7 +47,8 @@ from .plot import save_detection_figure
 from .detector import (build_detector, generated_pairs, load_detector, resize_images,
                        save_detector, train_detector)
 from .predictions import BenchmarkData, benchmark_data, load_predictions
-from .regression import Score, score_and_predict
+from .results import Score
+from .score import score_and_predict
 from .uncertainty import LEVEL, REPLICATES, bootstrap_interval
 
 __all__ = ["PROTOCOL", "PROTOCOL_VERSION", "RECORDS_FILE", "Row", "DetectionRun",

@@ -55,7 +55,7 @@ class Solution:
     Attributes:
         beta: float64 ``[P, M]`` coefficients (``a @ beta ≈ b``).
         rank_deficient: the system had no unique solution (minimum-norm or ridge answer used).
-        note: a remark for :attr:`lkbench.protocols.landmarks.regression.Score.notes`, or ``None``.
+        note: a remark for :attr:`lkbench.protocols.landmarks.results.Score.notes`, or ``None``.
     """
 
     beta: np.ndarray

@@ -1,6 +1,6 @@
 """How far a benchmark number can move: per-image contributions and bootstrap intervals.
 
-Every landmark error formula (:data:`~lkbench.protocols.landmarks.regression.ERRORS`) is a weighted mean of
+Every landmark error formula (:data:`~lkbench.protocols.landmarks.errors.ERRORS`) is a weighted mean of
 per-image values: ``value = Σ_n w_n e_n / Σ_n w_n`` (:class:`PerImage`; e.g. IOD error: ``e_n``
 the image's mean landmark error, ``w_n`` its number of visible landmarks). That makes two
 computations possible without rerunning anything:

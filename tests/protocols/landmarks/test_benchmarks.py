@@ -10,7 +10,8 @@ from lkbench.errors import UnknownNameError
 from lkbench.protocols.landmarks.benchmarks import (
     BENCHMARKS, H36M_FLIP_PAIRS, UNSCORED_BENCHMARKS, BenchmarkSpec, is_known_benchmark,
 )
-from lkbench.protocols.landmarks.regression import ERRORS, NORMALISERS, REGRESSIONS
+from lkbench.protocols.landmarks.errors import ERRORS, NORMALISERS
+from lkbench.protocols.landmarks.regressions import REGRESSIONS
 
 EXPECTED = {  # name: (L, allowed K, default regression, error formula)
     "synthetic": (5, None, "joint", "iod_error"),

@@ -1,4 +1,4 @@
-"""Numerics of lkbench.protocols.landmarks.regression: hand-worked answers, independent re-computations,
+"""Numerics of lkbench.protocols.landmarks.{regressions,errors,score}: hand-worked answers, independent re-computations,
 invariances and input errors (spec protocols.md §0.1, §1)."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sklearn.linear_model import LinearRegression
 from lkbench.errors import ConfigError, DataError, LkbenchError, UnknownNameError
 from lkbench.keypoints import from_pixels
 from lkbench.protocols.landmarks.benchmarks import H36M_FLIP_PAIRS
-from lkbench.protocols.landmarks.regression import (
-    pck, score, swap_permutation, taichi_mae_sum, visible_from_sentinel,
-)
+from lkbench.protocols.landmarks.errors import pck, taichi_mae_sum, visible_from_sentinel
+from lkbench.protocols.landmarks.regressions import swap_permutation
+from lkbench.protocols.landmarks.score import score
 
 
 # --------------------------------------------------------------------------- helpers

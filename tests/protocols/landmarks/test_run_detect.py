@@ -11,7 +11,7 @@ from PIL import Image
 from lkbench.data import get_dataset
 from lkbench.records import RecordStore
 from lkbench.protocols.landmarks.run_detect import RECORDS_FILE
-from lkbench.protocols.landmarks.regression import score
+from lkbench.protocols.landmarks.score import score
 from lkbench.protocols.landmarks.uncertainty import PerImage
 
 BASELINE_LABELS = ["baseline:mean-shape", "baseline:random-detector", "baseline:supervised"]

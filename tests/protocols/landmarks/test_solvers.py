@@ -7,7 +7,7 @@ import torch
 
 from lkbench.errors import UnknownNameError
 from lkbench.protocols.landmarks.solvers import SOLVERS, get_solver, solve_alk
-from lkbench.protocols.landmarks.regression import score
+from lkbench.protocols.landmarks.score import score
 
 
 def problem(rng, n=60, k=4, l=5):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lkbench.errors import DataError
-from lkbench.protocols.landmarks.regression import ERRORS
+from lkbench.protocols.landmarks.errors import ERRORS
 from lkbench.protocols.landmarks.uncertainty import (PerImage, bootstrap_indices, bootstrap_interval,
                                            paired_difference, within_noise)
 
@@ -151,7 +151,7 @@ def test_scores_and_intervals_move_by_float_noise_only_under_last_bit_input_chan
     """The determinism contract's "scores agree within tolerance across machines": predictions
     that differ in the last float32 bit (another CPU's detector kernels) give the same score and
     interval to 1e-5 relative — far below any interval's width."""
-    from lkbench.protocols.landmarks.regression import score
+    from lkbench.protocols.landmarks.score import score
     rng = np.random.default_rng(0)
     fit_gt, test_gt = rng.uniform(-0.5, 0.5, (300, 5, 2)), rng.uniform(-0.5, 0.5, (200, 5, 2))
     fit_gt[:, :2, 1] = test_gt[:, :2, 1] = 0.0
