@@ -1,6 +1,8 @@
 """One generic name → object registry, used for models, datasets, benchmarks and protocols.
 
-Entries are added with the :meth:`Registry.register` decorator. Third-party packages add
+Entries are added with :meth:`Registry.add` or the :meth:`Registry.register` decorator and
+taken out again with :meth:`Registry.remove` (:meth:`Registry.temporarily` does both around a
+block, e.g. in a test). Third-party packages add
 entries lazily through the entry-point group ``lkbench.<kind>`` (e.g. ``lkbench.datasets``):
 the entry point's target is imported only when its name is first looked up, so plugins do
 not slow down ``import lkbench``.
@@ -8,6 +10,7 @@ not slow down ``import lkbench``.
 from __future__ import annotations
 
 import difflib
+from contextlib import contextmanager
 from importlib import metadata
 from typing import Callable, Generic, Iterator, TypeVar
 
@@ -62,6 +65,30 @@ class Registry(Generic[T]):
             return self.add(name, obj, aliases=aliases)
         return deco
 
+    def remove(self, name: str) -> T:
+        """Take ``name`` (or the entry an alias of it names) out, with all its aliases.
+
+        Returns:
+            the removed object.
+
+        Raises:
+            UnknownNameError: nothing registered under ``name``.
+        """
+        canonical = self.resolve(name)
+        for a in self.aliases_of(canonical):
+            del self._aliases[a]
+        return self._items.pop(canonical)
+
+    @contextmanager
+    def temporarily(self, name: str, obj: T, *, aliases: tuple[str, ...] = ()) -> Iterator[T]:
+        """``with REG.temporarily("name", obj):`` — registered inside the block only (removed on
+        exit, also when the block raises)."""
+        self.add(name, obj, aliases=aliases)
+        try:
+            yield obj
+        finally:
+            self.remove(name)
+
     # -- plugins ------------------------------------------------------------------------
     @property
     def group(self) -> str:
@@ -101,6 +128,13 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The object registered as ``name``; unknown names raise :class:`UnknownNameError`."""
         return self._items[self.resolve(name)]
+
+    def in_order(self) -> list[tuple[str, T]]:
+        """``(name, object)`` of every entry in registration order (plugins load, last)."""
+        self._scan_plugins()
+        for name in list(self._lazy):
+            self._load_plugin(name)
+        return list(self._items.items())
 
     def names(self, *, include_aliases: bool = False) -> list[str]:
         """Sorted registered names (plugins included, not loaded)."""

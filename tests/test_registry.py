@@ -82,3 +82,32 @@ def test_entry_point_plugins_load_lazily(monkeypatch):
     assert list(groups) == ["lkbench.protocols"]
     with pytest.raises(LkbenchError, match="could not load protocol plugin 'broken'.*pkg.bad"):
         reg.get("broken")
+
+
+def test_remove_takes_the_entry_and_its_aliases_out():
+    reg = make()
+    reg.add("x", 7, aliases=("ex", "xx"))
+    assert reg.remove("ex") == 7        # an alias names the entry
+    assert "x" not in reg and "ex" not in reg and "xx" not in reg
+    reg.add("x", 8, aliases=("ex",))    # the names are free again
+    assert reg.get("ex") == 8
+    with pytest.raises(UnknownNameError, match="unknown protocol 'nope'"):
+        reg.remove("nope")
+
+
+def test_temporarily_registers_inside_the_block_only():
+    reg = make()
+    with reg.temporarily("tmp", 3, aliases=("t",)) as obj:
+        assert obj == 3 and reg.get("t") == 3
+    assert "tmp" not in reg and "t" not in reg
+    with pytest.raises(RuntimeError):
+        with reg.temporarily("tmp", 3):
+            raise RuntimeError("boom")
+    assert "tmp" not in reg
+
+
+def test_in_order_keeps_registration_order():
+    reg = make()
+    for name in ("b", "a", "c"):
+        reg.add(name, name.upper())
+    assert reg.in_order()[-3:] == [("b", "B"), ("a", "A"), ("c", "C")]
