@@ -3,7 +3,7 @@
 Runs, in one process, the same commands a user would type (so the demo cannot drift from the
 CLI), each on the demo generator that ships as package data (``--checkpoint demo``)::
 
-    lkbench detect --dataset synthetic --checkpoint demo --preset demo --baselines --seeds 3
+    lkbench detect --benchmark synthetic --checkpoint demo --preset demo --baselines --seeds 3
     lkbench edit demo --op all
     lkbench cpd --checkpoint demo
     lkbench report --benchmark synthetic
@@ -48,7 +48,7 @@ def demo_commands(out: Path, scale: str = "demo", checkpoint: str = "demo") -> l
     rec = str(out / "records")
     bars = "--progress" if s.progress else "--no-progress"
     return [
-        ["detect", "--dataset", "synthetic", "--checkpoint", checkpoint, "--preset",
+        ["detect", "--benchmark", "synthetic", "--checkpoint", checkpoint, "--preset",
          s.detect_preset, "--baselines", "--seeds", str(s.detect_seeds), "--results", rec,
          "--out", str(out / "detect"), bars],
         ["edit", checkpoint, "--op", "all", "--num", str(s.edit_num), "--out",

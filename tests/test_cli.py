@@ -90,7 +90,7 @@ def test_user_errors_exit_2_without_traceback(run, args, msg, tmp_path, monkeypa
 
 
 def test_dataset_options_parse_as_toml_values_and_other_keys_are_refused():
-    from lkbench.cli_types import parse_data_options
+    from lkbench.cli.types import parse_data_options
     from lkbench.errors import ConfigError
 
     got = parse_data_options(("data.difficulty=hard", "data.size=20", "data.scale=1.5"), "fid")

@@ -101,7 +101,7 @@ def test_edit_refuses_what_serve_refuses(tmp_path, option, value):
 
 
 def test_edit_bounds_are_the_servers():
-    from lkbench.edit_cli import BOUNDS
+    from lkbench.cli.edit import BOUNDS
     from lkbench.serve.ops import OpParams
 
     for name, (lo, hi) in BOUNDS.items():

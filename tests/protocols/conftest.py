@@ -30,7 +30,7 @@ def cli():
     """The `lkbench` group (same class: LkbenchError -> exit 2) with `detect` and `score`, as
     cli.py registers them; a copy, so the real group's command list is left alone."""
     from lkbench.cli import cli as main
-    from lkbench.detect_cli import detect, score
+    from lkbench.cli.detect import detect, score
 
     return type(main)(name="lkbench", commands={**main.commands, "detect": detect,
                                                  "score": score})

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from lkbench.cli import cli
-from lkbench.serve_cli import is_loopback, serve
+from lkbench.cli.serve import is_loopback, serve
 
 
 def test_help_documents_every_option():
@@ -31,7 +31,7 @@ def test_remote_host_needs_the_flag_and_warns(smoke_ckpt, monkeypatch):
     import uvicorn
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
     # whether 8000/8123 are free on this machine is not what this test is about
-    monkeypatch.setattr("lkbench.serve_cli.check_can_listen", lambda host, port: None)
+    monkeypatch.setattr("lkbench.cli.serve.check_can_listen", lambda host, port: None)
     res = CliRunner().invoke(cli, ["serve", str(smoke_ckpt), "--host", "0.0.0.0"])
     assert res.exit_code == 2 and "add --allow-remote if you mean it" in res.output
     assert calls == []
@@ -56,7 +56,7 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_importing_the_command_imports_neither_torch_nor_fastapi():
-    code = ("import sys, lkbench.serve_cli; "
+    code = ("import sys, lkbench.cli.serve; "
             "print('torch' in sys.modules, 'fastapi' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
@@ -95,7 +95,7 @@ def test_serve_takes_demo_like_edit_does(monkeypatch):
     calls = []
     import uvicorn
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(app))
-    monkeypatch.setattr("lkbench.serve_cli.check_can_listen", lambda host, port: None)
+    monkeypatch.setattr("lkbench.cli.serve.check_can_listen", lambda host, port: None)
     res = CliRunner().invoke(cli, ["serve", "demo", "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert "lkbench editor for demo: http://127.0.0.1:8000" in res.output

@@ -14,7 +14,7 @@ from PIL import Image
 
 import lkbench
 from lkbench.cli import cli
-from lkbench.edit_cli import edit
+from lkbench.cli.edit import edit
 from lkbench.protocols.editing.plots import edit_grid
 from lkbench.errors import CheckpointError, ConfigError, DataError, LkbenchError
 from lkbench.keypoints import heatmap_grid
@@ -384,6 +384,6 @@ def test_cli_help_documents_every_option():
 def test_importing_the_command_does_not_import_torch():
     import subprocess
     import sys
-    code = "import sys, lkbench.edit_cli; print('torch' in sys.modules)"
+    code = "import sys, lkbench.cli.edit; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -1,28 +1,20 @@
 """``lkbench cpd`` and ``lkbench fid``: the image-generation protocols on the command line.
 
-Registered on the main group with ``cli.add_command(cpd)`` and ``cli.add_command(fid)``. Thin:
-parse, build the config, call :mod:`lkbench.protocols.generation.run_cpd` / :mod:`lkbench.protocols.generation.fid`,
-print. Importing this module does not import torch.
+Thin: parse, build the config, call :mod:`lkbench.protocols.generation.run_cpd` /
+:mod:`lkbench.protocols.generation.run_fid`, print. Importing this module, or showing either
+command's help, does not import torch.
 """
 from __future__ import annotations
 
 import click
 
-from .cli_types import LazyChoice, parse_data_options
-
-_RESULTS = click.option("--results", default=None, type=click.Path(file_okay=False),
-                        help="Folder of the records files (cpd.jsonl, fid.jsonl); default "
-                        "$LKBENCH_RESULTS or ./results/runs.")
-_DEVICE = click.option("--device", default="auto", show_default=True,
-                       help="auto (CUDA if available), cpu, cuda or cuda:N.")
-_PROGRESS = click.option("--progress/--no-progress", default=True, show_default=True,
-                         help="Show progress bars on stderr.")
+from . import options
+from .catalog import CATALOG
+from .types import LazyChoice, parse_data_options
 
 
 @click.command("cpd")
-@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-              help="Generator checkpoint (from lkbench train, or 'demo' for the shipped demo "
-              "generator).")
+@options.checkpoint()
 @click.option("--num-latents", default=2000, show_default=True, type=click.IntRange(4),
               help="Latents sampled (even); they form num-latents/2 pairs. Published: 2000.")
 @click.option("--groups", default=None, metavar="NAME=J,J;NAME=J",
@@ -34,12 +26,11 @@ _PROGRESS = click.option("--progress/--no-progress", default=True, show_default=
               "comparing with GANLocalEditing).")
 @click.option("--batch-size", default=50, show_default=True, type=click.IntRange(1),
               help="Pairs rendered at once (the result does not depend on it).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the latents.")
-@_DEVICE
-@_RESULTS
-@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
-              help="Folder for the heatmap cpd.png; default <results>/<run_id>.")
-@_PROGRESS
+@options.seed("Seed of the latents.")
+@options.device()
+@options.results("the records file cpd.jsonl")
+@options.run_out("the heatmap cpd.png")
+@options.progress()
 def cpd(checkpoint: str, num_latents: int, groups: "str | None", background: bool,
         batch_size: int, seed: int, device: str, results: "str | None", out_dir: "str | None",
         progress: bool) -> None:
@@ -54,8 +45,8 @@ def cpd(checkpoint: str, num_latents: int, groups: "str | None", background: boo
     """
     import sys
 
-    from .protocols.generation.cpd import CPDConfig, parse_groups
-    from .protocols.generation.run_cpd import run_cpd
+    from ..protocols.generation.cpd import CPDConfig, parse_groups
+    from ..protocols.generation.run_cpd import run_cpd
 
     cfg = CPDConfig(num_latents=num_latents, groups=parse_groups(groups), background=background,
                     batch_size=batch_size, seed=seed, device=device)
@@ -76,8 +67,8 @@ def _check_dataset(name: str, options: dict) -> None:
     the feature network or the generator is loaded."""
     import inspect
 
-    from .data import DATASETS
-    from .errors import ConfigError
+    from ..data import DATASETS
+    from ..errors import ConfigError
 
     params = inspect.signature(DATASETS.get(name)).parameters
     unknown = sorted(k for k in options if k not in params)
@@ -88,21 +79,21 @@ def _check_dataset(name: str, options: dict) -> None:
 
 
 def _features() -> list[str]:
-    from .protocols.generation.inception import FEATURES
+    from ..protocols.generation.inception import FEATURES
     return FEATURES.names()
 
 
+# --dataset stays: FID compares with the images of any dataset split (`lkbench datasets list`,
+# e.g. its train split), which is not a benchmark of the landmark protocol.
 @click.command("fid")
-@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-              help="Generator checkpoint (from lkbench train, or 'demo' for the shipped demo "
-              "generator).")
+@options.checkpoint()
 @click.option("--dataset", required=True, help="Dataset of the real images (lkbench datasets "
               "list), rendered at the generator's resolution.")
 @click.option("--split", default="train", show_default=True,
               help="Split of the real images for the reference statistics.")
-@click.option("--set", "data_options", multiple=True, metavar="data.KEY=VALUE",
-              help="One option of the dataset's loader, e.g. --set data.difficulty=hard or "
-              "--set data.root=~/data; repeatable.")
+@options.overrides("One option of the dataset's loader, e.g. --set data.difficulty=hard or "
+                   "--set data.root=~/data; repeatable.", metavar="data.KEY=VALUE",
+                   dest="data_options")
 @click.option("--num-gen", type=click.IntRange(2), default=None,
               help="Generated images; default 50000 for FID, the reference set's size for "
               "--interp.")
@@ -113,7 +104,7 @@ def _features() -> list[str]:
               help="clean-fid mode: clean (PIL bicubic resize to 299, float) or "
               "legacy_tensorflow (the network's own resize, as TF-FID).")
 @click.option("--features", default="inception", show_default=True,
-              type=LazyChoice(_features, "features"),
+              type=LazyChoice(_features, "features", CATALOG["features"]),
               help="Feature network. inception = FID; random-conv is a fixed random network "
               "for tests and CPU demos whose distance is recorded as fd_random_conv, never FID.")
 @click.option("--interp", is_flag=True, help="FID_interp (prior source): interpolate two full "
@@ -125,11 +116,10 @@ def _features() -> list[str]:
               "feature dimensions (singular covariance; unreliable).")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1),
               help="Images per batch (the result does not depend on it).")
-@click.option("--seed", default=0, show_default=True, type=int,
-              help="Seed of the latents (lambda uses seed + 1).")
-@_DEVICE
-@_RESULTS
-@_PROGRESS
+@options.seed("Seed of the latents (lambda uses seed + 1).")
+@options.device()
+@options.results("the records file fid.jsonl")
+@options.progress()
 def fid(checkpoint: str, dataset: str, split: str, data_options: tuple[str, ...],
         num_gen: "int | None", num_ref: "int | None", mode: str, features: str, interp: bool,
         inception_weights: "str | None", allow_small_n: bool, batch_size: int, seed: int,
@@ -144,8 +134,8 @@ def fid(checkpoint: str, dataset: str, split: str, data_options: tuple[str, ...]
     """
     import sys
 
-    from .protocols.generation.fid import FIDConfig
-    from .protocols.generation.run_fid import run_fid
+    from ..protocols.generation.fid import FIDConfig
+    from ..protocols.generation.run_fid import run_fid
 
     options = parse_data_options(data_options, "fid")
     _check_dataset(dataset, options)   # a typo is named before any weights or model load

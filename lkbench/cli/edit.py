@@ -1,8 +1,8 @@
 """``lkbench edit``: apply the editing operations of spec ``models.md`` §1.12 to samples of a
 trained generator and draw the results as a labelled grid.
 
-Registered on the main group with ``cli.add_command(edit)``. Importing this module does not
-import torch (the op names are looked up when the command runs or shows its help).
+Importing this module, or showing the command's help, does not import torch (the ops the help
+lists come from :mod:`.catalog`; the op registry is read when the command runs).
 """
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from pathlib import Path
 
 import click
 
-from .cli_types import LazyChoice
-
-from .errors import ConfigError, LkbenchError
+from ..errors import ConfigError, LkbenchError
+from . import options
+from .catalog import CATALOG
+from .types import LazyChoice
 
 
 def _edit_ops() -> dict:
-    from .trainers.latent_keypoint_gan.edit_ops import EDIT_OPS
+    from ..trainers.latent_keypoint_gan.edit_ops import EDIT_OPS
     return EDIT_OPS
 
 
@@ -26,9 +27,9 @@ class _EditCommand(click.Command):
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_paragraph()
         formatter.write("Operations (--op NAME):\n")
-        for name, op in _edit_ops().items():
-            donor = " [donor]" if op.needs_donor else ""
-            formatter.write(f"  {name:<16} {op.help}{donor}\n")
+        for name, (text, needs_donor) in CATALOG["edit_ops"].items():
+            donor = " [donor]" if needs_donor else ""
+            formatter.write(f"  {name:<16} {text}{donor}\n")
         formatter.write(f"  {'all':<16} every operation, one PNG each\n")
         formatter.write(f"  {'render':<16} no edit: the source images alone, a plain PNG at the "
                         "model's resolution (side by side), e.g. to replay --latents exactly\n")
@@ -88,15 +89,15 @@ def _out_paths(out: Path, names: list[str], every: bool) -> dict[str, Path]:
 @click.command("edit", cls=_EditCommand)
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--op", required=True,
-              type=LazyChoice(lambda: [*_edit_ops(), "all", "render"], "op"),
+              type=LazyChoice(lambda: [*_edit_ops(), "all", "render"], "op",
+                              [*CATALOG["edit_ops"], "all", "render"]),
               help="Edit to apply, or 'all' for one PNG per edit (list below).")
 @click.option("--out", "out_path", required=True, type=click.Path(),
               help="PNG to write; with --op all, a folder (files OUT/<op>.png) or a .png name "
               "(files <its stem>-<op>.png beside it).")
 @click.option("--num", default=4, show_default=True, type=click.IntRange(1, 64),
               help="Number of samples (grid rows).")
-@click.option("--seed", default=0, show_default=True, type=int,
-              help="Seed of the source samples; donors use seed + 1.")
+@options.seed("Seed of the source samples; donors use seed + 1.")
 @click.option("--part", default=0, show_default=True, type=int,
               help="Part index for move, remove, add (the part copied), resize, and "
               "swap-parts without --parts.")
@@ -113,8 +114,7 @@ def _out_paths(out: Path, names: list[str], every: bool) -> dict[str, Path]:
               help="resize: factor on the part's heatmap width tau (radius grows as sqrt).")
 @click.option("--steps", default=5, show_default=True, type=click.IntRange(2, 32),
               help="interpolate: number of columns, t evenly spaced in [0, 1].")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (CUDA if available), cpu, cuda or cuda:N.")
+@options.device()
 @click.option("--latents", "latents_path", default=None, type=click.Path(dir_okay=False),
               help="Latents JSON saved by lkbench serve ('Download latents'): edit these "
               "instead of sampling --num samples from --seed; donor ops use the donor saved "
@@ -134,11 +134,11 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
     """
     import torch
 
-    from .checkpoint import load_generator
+    from ..checkpoint import load_generator
     from lkbench.protocols.editing.plots import save_edit_grid
-    from .finite import check_images_finite
-    from .device import choose_device
-    from .trainers.latent_keypoint_gan.edit_ops import EditParams
+    from ..finite import check_images_finite
+    from ..device import choose_device
+    from ..trainers.latent_keypoint_gan.edit_ops import EditParams
 
     ops = _edit_ops()
     names = list(ops) if op == "all" else [op]
@@ -149,12 +149,12 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
     _, G = load_generator(checkpoint, dev)
     saved = saved_donor = None
     if latents_path is not None:
-        from .serve.codec import (checkpoint_mismatch, file_sha256, latents_to, load_document,
+        from ..serve.codec import (checkpoint_mismatch, file_sha256, latents_to, load_document,
                                   spec_of)
 
         spec = spec_of(G, type(G).__name__, max_samples=1024, max_added_parts=1024)
         doc, saved, saved_donor = load_document(latents_path, spec)
-        from .shipped import resolve_checkpoint
+        from ..shipped import resolve_checkpoint
 
         on_disk = resolve_checkpoint(checkpoint)
         warning = checkpoint_mismatch(doc, file_sha256(on_disk)) if on_disk.is_file() else None
@@ -170,7 +170,7 @@ def edit(checkpoint: str, op: str, out_path: str, num: int, seed: int, part: int
     with torch.no_grad():
         src = sample(seed) if saved is None else saved
         if op == "render":
-            from .plots import images_to_uint8, save_png
+            from ..plots import images_to_uint8, save_png
 
             images = G.render(src).images
             check_images_finite(images, f"the generator in {checkpoint}")

@@ -1,6 +1,6 @@
 """``lkbench report``: leaderboard tables (and charts) from result records and published numbers.
 
-Registered on the main group with ``cli.add_command(report)``. Thin: read the inputs
+Thin: read the inputs
 (:mod:`lkbench.report.load`), build the tables (:mod:`lkbench.report.tables`), write them
 (:mod:`lkbench.report.formats`, :mod:`lkbench.report.plots`). It never reruns anything and
 does not import torch.
@@ -11,8 +11,12 @@ from pathlib import Path
 
 import click
 
+from . import options
+
 
 @click.command("report")
+# Not options.results: here --results is what is read (repeatable, folders or .jsonl files), not
+# the one folder a command appends to.
 @click.option("--results", "sources", multiple=True, type=click.Path(),
               help="Folder of result records (*.jsonl, not recursive) or one .jsonl file; "
               "repeatable. Default: $LKBENCH_RESULTS or ./results/runs, where lkbench detect "
@@ -24,8 +28,8 @@ import click
               type=click.Choice(["md", "csv", "latex", "html"]),
               help="md: Markdown tables; csv: one row per cell with the numbers as numbers; "
               "latex: booktabs table environments; html: a standalone page.")
-@click.option("--benchmark", "benchmarks", multiple=True, metavar="NAME",
-              help="Only this benchmark (aliases accepted); repeatable.")
+@options.benchmark("Only this benchmark (aliases accepted); repeatable.", required=False,
+                   multiple=True, dest="benchmarks")
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
               help="Write the report to this file (atomically) instead of standard output.")
 @click.option("--plots", "plots_dir", default=None, type=click.Path(file_okay=False),
@@ -47,13 +51,13 @@ def report(sources: tuple[str, ...], published_path: "str | None", fmt: str,
 
     Example: lkbench report --format latex --out leaderboard.tex --plots plots/
     """
-    from .atomic import atomic_write
-    from .errors import UnknownNameError
-    from .protocols.landmarks.benchmarks import BENCHMARKS, UNSCORED_BENCHMARKS
-    from .registry import did_you_mean
-    from .report.formats import render
-    from .report.load import NO_RECORDS_HINT, default_results_dir, read_published, read_records
-    from .report.tables import build_report
+    from ..atomic import atomic_write
+    from ..errors import UnknownNameError
+    from ..protocols.landmarks.benchmarks import BENCHMARKS, UNSCORED_BENCHMARKS
+    from ..registry import did_you_mean
+    from ..report.formats import render
+    from ..report.load import NO_RECORDS_HINT, default_results_dir, read_published, read_records
+    from ..report.tables import build_report
 
     places = [Path(s) for s in sources]
     if not places:
@@ -87,7 +91,7 @@ def report(sources: tuple[str, ...], published_path: "str | None", fmt: str,
     else:
         click.echo(text, nl=False)
     if plots_dir:
-        from .report.plots import write_plots
+        from ..report.plots import write_plots
 
         files = write_plots(result.tables, plots_dir)
         click.echo(f"wrote {len(files)} chart files (PNG and PDF) to {plots_dir}", err=True)

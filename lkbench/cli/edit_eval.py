@@ -1,54 +1,49 @@
 """``lkbench edit-eval``: attribute-edit metrics on the command line.
 
-Registered on the main group with ``cli.add_command(edit_eval)``. Thin: parse, resolve the
-config, call :func:`lkbench.protocols.editing.run_edit_eval.run_edit_eval`, print.
+Thin: parse, resolve the config, call
+:func:`lkbench.protocols.editing.run_edit_eval.run_edit_eval`, print. Importing this module, or
+showing the command's help, does not import torch.
 """
 from __future__ import annotations
 
 import click
+
+from . import options
+from .catalog import CATALOG
 
 
 class _EditEvalCommand(click.Command):
     """Lists the presets and metrics below the options."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from .protocols.editing.metrics import METRICS
-        from .protocols.editing.run_edit_eval import PRESET_HELP
-
         formatter.write_paragraph()
         formatter.write("Presets (--preset NAME):\n")
-        for name, text in PRESET_HELP.items():
+        for name, text in CATALOG["edit_eval_presets"].items():
             formatter.write(f"  {name:<8} {text}\n")
         formatter.write("Metrics (records in <results>/editing.jsonl):\n")
-        for name, info in METRICS.items():
-            arrow = "higher" if info.higher_is_better else "lower"
-            formatter.write(f"  {name:<31} {info.unit} ({arrow} is better)\n")
+        for name, (unit, higher_is_better) in CATALOG["metrics"].items():
+            arrow = "higher" if higher_is_better else "lower"
+            formatter.write(f"  {name:<31} {unit} ({arrow} is better)\n")
 
 
 @click.command("edit-eval", cls=_EditEvalCommand)
-@click.option("--checkpoint", default=None, type=click.Path(dir_okay=False),
-              help="Attribute-editor checkpoint (lkbench train --model l2m-gan), or "
-              "'l2m-demo' for the shipped dark_hair demo editor.")
+@options.checkpoint("Attribute-editor checkpoint (lkbench train --model l2m-gan), or "
+                    "'l2m-demo' for the shipped dark_hair demo editor.", required=False)
 @click.option("--identity", is_flag=True, help="Evaluate the identity edit (returns each "
               "source unchanged) instead of a checkpoint: the baseline an editor must beat.")
 @click.option("--attribute", required=True, help="Attribute to edit, e.g. smiling (synthetic: "
               "smiling, mouth_open, hair, dark_hair, dark_skin).")
-@click.option("--preset", default=None, help="Settings to start from: smoke or demo (below).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override one setting, e.g. --set num_images=200 --set alpha=0.5.")
+@options.preset("Settings to start from: smoke or demo (below).")
+@options.overrides("Override one setting, e.g. --set num_images=200 --set alpha=0.5.")
 @click.option("--classifier", default=None, type=click.Path(dir_okay=False),
               help="Use this saved attribute classifier instead of training (or reusing the "
               "cached) one.")
 @click.option("--detector", default=None, type=click.Path(dir_okay=False),
               help="Use this saved keypoint detector (e.g. a detector.pt of lkbench detect) "
               "instead of training (or reusing the cached) one.")
-@click.option("--results", default=None, type=click.Path(file_okay=False),
-              help="Folder of editing.jsonl and of the judges' cache; default $LKBENCH_RESULTS "
-              "or ./results/runs.")
-@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
-              help="Folder for config.toml, metrics.json and edit_grid.png; default "
-              "<results>/<run id>.")
-@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto).")
+@options.results("the records file editing.jsonl and of the judges' cache")
+@options.run_out("config.toml, metrics.json and edit_grid.png")
+@options.device(config_key="device")
 def edit_eval(checkpoint: "str | None", identity: bool, attribute: str, preset: "str | None",
               overrides: tuple[str, ...], classifier: "str | None", detector: "str | None",
               results: "str | None", out_dir: "str | None", device: "str | None") -> None:
@@ -63,10 +58,10 @@ def edit_eval(checkpoint: "str | None", identity: bool, attribute: str, preset: 
     """
     import sys
 
-    from .config import PRESETS, resolve
-    from .errors import ConfigError
-    from .protocols.editing.run_edit_eval import EditEvalConfig, run_edit_eval
-    from .registry import did_you_mean
+    from ..config import PRESETS, resolve
+    from ..errors import ConfigError
+    from ..protocols.editing.run_edit_eval import EditEvalConfig, run_edit_eval
+    from ..registry import did_you_mean
 
     if (checkpoint is None) == (not identity):
         raise ConfigError("give either --checkpoint CKPT or --identity (not both, not neither)")

@@ -7,14 +7,18 @@ import click
 
 
 class LazyChoice(click.ParamType):
-    """A choice whose names come from a registry, read only when parsing or showing help
-    (``click.Choice`` would read them, and so import torch, when the command module loads)."""
+    """A choice whose names come from a registry, read only when a value is parsed
+    (``click.Choice`` would read them, and so import torch, when the command module loads).
 
-    def __init__(self, names: Callable[[], list[str]], metavar: str):
-        self._names, self.name = names, metavar
+    ``shown``, the names the help lists, comes from :mod:`.catalog` so that ``--help`` imports
+    no torch (a test keeps the catalog equal to the registries).
+    """
+
+    def __init__(self, names: Callable[[], list[str]], metavar: str, shown: "list[str]"):
+        self._names, self.name, self._shown = names, metavar, list(shown)
 
     def get_metavar(self, param: click.Parameter, ctx: "click.Context | None" = None) -> str:
-        return "[" + "|".join(self._names()) + "]"
+        return "[" + "|".join(self._shown) + "]"
 
     def convert(self, value, param, ctx):
         names = self._names()
@@ -30,8 +34,8 @@ def parse_data_options(overrides: "tuple[str, ...]", command: str) -> dict:
     Raises:
         ConfigError: an item that is not ``data.KEY=VALUE`` (the message shows the form).
     """
-    from .config import deep_merge, parse_override
-    from .errors import ConfigError
+    from ..config import deep_merge, parse_override
+    from ..errors import ConfigError
 
     layer: dict = {}
     for text in overrides:

@@ -1,8 +1,7 @@
 """``lkbench serve``: run the interactive keypoint editor (:mod:`lkbench.serve`) for one
 checkpoint.
 
-Registered on the main group with ``cli.add_command(serve)``. Importing this module imports
-neither torch nor FastAPI; both load when the command runs.
+Importing this module imports neither torch nor FastAPI; both load when the command runs.
 """
 from __future__ import annotations
 
@@ -13,7 +12,8 @@ import socket
 
 import click
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from . import options
 
 
 def is_loopback(host: str) -> bool:
@@ -88,8 +88,7 @@ def check_can_listen(host: str, port: int) -> None:
 @click.option("--allow-remote", is_flag=True,
               help="Allow a --host other than loopback: anyone who can reach it can use the "
               "editor (there is no authentication); a warning is printed.")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (CUDA if available), cpu, cuda or cuda:N.")
+@options.device()
 @click.option("--render-threads", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Worker threads that edit and render requests (off the event loop).")
 @click.option("--max-pending", default=16, show_default=True, type=click.IntRange(1, 10_000),
@@ -120,8 +119,8 @@ def serve(checkpoint: str, host: str, port: int, allow_remote: bool, device: str
                           "keep the default 127.0.0.1")
     import uvicorn
 
-    from .serve.app import ServeConfig, app_from_checkpoint
-    from .device import choose_device
+    from ..serve.app import ServeConfig, app_from_checkpoint
+    from ..device import choose_device
 
     config = ServeConfig(max_body_bytes=max_body_kb * 1024, render_threads=render_threads,
                          max_pending=max_pending, max_added_parts=max_added_parts)

@@ -26,7 +26,7 @@ def export(checkpoint: str, out: str, dtype: str, command: "str | None", force: 
 
     Example: lkbench export runs/demo/ckpt/step-0006000.pt demo-generator.pt
     """
-    from .export import export_generator
+    from ..export import export_generator
 
     result = export_generator(checkpoint, out, dtype=dtype, command=command, force=force)
     size = result.checkpoint.stat().st_size / 2 ** 20

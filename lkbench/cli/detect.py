@@ -1,24 +1,26 @@
 """``lkbench detect`` and ``lkbench score``: the landmark detection protocol on the command line.
 
-Registered on the main group with ``cli.add_command(detect)`` and ``cli.add_command(score)``.
-Thin: parse, resolve the config, call :mod:`lkbench.protocols.landmarks.run_detect`, print. Importing this
-module does not import torch (choices and preset lists are read when a command runs or shows
-its help).
+Thin: parse, resolve the config, call :mod:`lkbench.protocols.landmarks.run_detect`, print.
+Importing this module, or showing either command's help, does not import torch (the lists in
+the help come from :mod:`.catalog`; choices are checked against the registries when a command
+runs).
 """
 from __future__ import annotations
 
 import click
 
-from .cli_types import LazyChoice, parse_data_options
+from . import options
+from .catalog import CATALOG
+from .types import LazyChoice, parse_data_options
 
 
 def _solvers() -> list[str]:
-    from .protocols.landmarks.solvers import SOLVERS
+    from ..protocols.landmarks.solvers import SOLVERS
     return SOLVERS.names()
 
 
 def _conventions() -> list[str]:
-    from .protocols.landmarks.predictions import CONVENTIONS
+    from ..protocols.landmarks.predictions import CONVENTIONS
     return CONVENTIONS.names()
 
 
@@ -26,29 +28,23 @@ class _DetectCommand(click.Command):
     """Lists the presets and baselines below the options."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from .protocols.landmarks.baselines import BASELINES
-        from .protocols.landmarks.config import PRESET_HELP
-
         formatter.write_paragraph()
         formatter.write("Presets (--preset NAME); without one, GANSeg's budget with the compact "
                         "detector (GPU):\n")
-        for name, text in PRESET_HELP.items():
+        for name, text in CATALOG["detect_presets"].items():
             formatter.write(f"  {name:<8} {text}\n")
         formatter.write("Baselines (--baselines):\n")
-        for name in BASELINES.names():
-            formatter.write(f"  {name:<16} {BASELINES.get(name).description}\n")
+        for name, text in CATALOG["baselines"].items():
+            formatter.write(f"  {name:<16} {text}\n")
 
 
 class _ScoreCommand(click.Command):
     """Lists the coordinate conventions below the options."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from .protocols.landmarks.predictions import describe_conventions
-
         formatter.write_paragraph()
         formatter.write("Conventions (--convention NAME):\n")
-        for line in describe_conventions().splitlines():
-            name, text = line.split(": ", 1)
+        for name, text in CATALOG["conventions"].items():
             formatter.write(f"  {name:<14} {text}\n")
 
 
@@ -57,32 +53,25 @@ _COMPAT_HELP = ("Least-squares solver: exact (float64, lkbench default) or alk (
                 "published numbers).")
 
 
-# Options shared by detect and score.
+# Options of detect and score only (the ones other commands share are in .options).
 _ANY_K = click.option("--any-k", is_flag=True, help="Score a K the benchmark's published "
                       "protocol does not use (the number is then not comparable with published "
                       "ones).")
-_ROOT = click.option("--root", default=None, type=click.Path(file_okay=False),
-                     help="Dataset folder of a real benchmark (not used by synthetic).")
-_RESULTS = click.option("--results", default=None, type=click.Path(file_okay=False),
-                        help="Folder of the records file landmarks.jsonl; default "
-                        "$LKBENCH_RESULTS or ./results/runs.")
+_RECORDS = "the records file landmarks.jsonl"
 
 
 @click.command("detect", cls=_DetectCommand)
-@click.option("--dataset", "benchmark", required=True,
-              help="Benchmark to evaluate on (e.g. synthetic); aliases accepted.")
-@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-              help="Generator checkpoint (from lkbench train, or 'demo' for the shipped demo "
-              "generator); with --direct, a keypoint predictor's checkpoint (e.g. a detector.pt).")
-@click.option("--preset", default=None, help="Settings to start from: smoke, demo or paper "
-              "(see below).")
-@click.option("--config", "config_files", multiple=True, type=click.Path(dir_okay=False),
-              help="TOML file with [detector], [train] tables and top-level keys; repeatable, "
-              "later files win.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override one setting, e.g. --set train.epochs=2 "
-              "--set detector.widths=[16,32,64]; the benchmark dataset's options as "
-              "--set data.KEY=VALUE (e.g. data.compat=alk-swap).")
+@options.benchmark("Benchmark to evaluate on (e.g. synthetic); aliases accepted.",
+                   old_name="--dataset")
+@options.checkpoint("Generator checkpoint (from lkbench train, or 'demo' for the shipped demo "
+                    "generator); with --direct, a keypoint predictor's checkpoint (e.g. a "
+                    "detector.pt).")
+@options.preset("Settings to start from: smoke, demo or paper (see below).")
+@options.config_files("TOML file with [detector], [train] tables and top-level keys; "
+                      "repeatable, later files win.")
+@options.overrides("Override one setting, e.g. --set train.epochs=2 --set "
+                   "detector.widths=[16,32,64]; the benchmark dataset's options as --set "
+                   "data.KEY=VALUE (e.g. data.compat=alk-swap).")
 @click.option("--baselines", is_flag=True, help="Also score the baselines (mean-shape, "
               "random-detector, supervised) into the same records and summary.")
 @click.option("--direct", is_flag=True, help="The checkpoint predicts keypoints itself: skip "
@@ -92,24 +81,20 @@ _RESULTS = click.option("--results", default=None, type=click.Path(file_okay=Fal
 @click.option("--detector", "detector_path", default=None, type=click.Path(dir_okay=False),
               help="Reuse a detector saved by an earlier run (its detector.pt) instead of "
               "training one.")
-@click.option("--compat", default=None, type=LazyChoice(_solvers, "solver"),
+@click.option("--compat", default=None,
+              type=LazyChoice(_solvers, "solver", CATALOG["solvers"]),
               help=_COMPAT_HELP + " Default: the config's solver (exact).")
 @_ANY_K
-@_ROOT
-@_RESULTS
-@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
-              help="Folder for detection.png, predictions.npz, detector.pt and config.toml; "
-              "default <results>/<run_id>.")
-@click.option("--device", default=None, help="auto (CUDA if available), cpu, cuda or cuda:N; "
-              "default: the config's (auto).")
-@click.option("--seed", type=int, default=None, help="Root seed (latents, detector init, data "
-              "order); default: the config's (0).")
+@options.root()
+@options.results(_RECORDS)
+@options.run_out("detection.png, predictions.npz, detector.pt and config.toml")
+@options.device(config_key="device")
+@options.seed("Root seed (latents, detector init, data order)", config_key="seed")
 @click.option("--seeds", "num_seeds", type=int, default=1, show_default=True,
               help="Repeat the detector training with N root seeds (--seed, --seed+1, ...): one "
               "record and one <out>/seed-<s> folder each, then mean ± std over the seeds "
               "(--baselines run with the first seed only).")
-@click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Show progress bars on stderr.")
+@options.progress()
 def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: tuple[str, ...],
            overrides: tuple[str, ...], baselines: bool, direct: bool, no_regression: bool,
            detector_path: "str | None", compat: "str | None", any_k: bool, root: "str | None",
@@ -124,15 +109,15 @@ def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: 
     <results>/landmarks.jsonl; the figure, the predictions (re-score them with lkbench score)
     and the detector go to --out.
 
-    Example: lkbench detect --dataset synthetic --checkpoint runs/demo/ckpt/step-0006000.pt
+    Example: lkbench detect --benchmark synthetic --checkpoint runs/demo/ckpt/step-0006000.pt
     --preset demo --baselines
     """
     import sys
 
-    from .config import resolve
-    from .protocols.landmarks.run_detect import summary_lines
-    from .protocols.landmarks.config import DetectConfig
-    from .protocols.landmarks.seeds import run_detect_seeds, seeds_summary_lines
+    from ..config import resolve
+    from ..protocols.landmarks.run_detect import summary_lines
+    from ..protocols.landmarks.config import DetectConfig
+    from ..protocols.landmarks.seeds import run_detect_seeds, seeds_summary_lines
 
     sets = [*((f"device={device}",) if device else ()),
             *((f"seed={seed}",) if seed is not None else ()),
@@ -151,7 +136,7 @@ def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: 
 
 
 @click.command("score", cls=_ScoreCommand)
-@click.option("--benchmark", required=True, help="Benchmark to score on (e.g. synthetic).")
+@options.benchmark("Benchmark to score on (e.g. synthetic).")
 @click.option("--predictions", default=None, type=click.Path(dir_okay=False),
               help="An .npz with arrays fit and test, [N,K,2] each, in the benchmark's image "
               "order (optional fit_visible/test_visible, bool [N,L], restrict what is scored).")
@@ -159,27 +144,26 @@ def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: 
               help="Instead of scoring, write the image order the npz must follow to this CSV "
               "(columns array,index,image_id).")
 @click.option("--convention", default="lkbench", show_default=True,
-              type=LazyChoice(_conventions, "convention"),
+              type=LazyChoice(_conventions, "convention", list(CATALOG["conventions"])),
               help="How the coordinates are written (see below).")
 @click.option("--pixel-size", type=click.IntRange(2), default=None,
               help="Side S in pixels of the images the coordinates refer to; required by the "
               "pixel and align-corners conventions.")
 @click.option("--compat", default="exact", show_default=True,
-              type=LazyChoice(_solvers, "solver"), help=_COMPAT_HELP)
+              type=LazyChoice(_solvers, "solver", CATALOG["solvers"]), help=_COMPAT_HELP)
 @click.option("--center", is_flag=True, help="Fit bias-free regressions in the image-centred "
               "frame (Zhang et al., StableKeypoints) instead of top-left (AutoLink/GANSeg).")
 @click.option("--no-regression", is_flag=True, help="Score the predictions as the landmarks "
               "themselves (K == L); the fit array is then not needed.")
 @_ANY_K
-@click.option("--set", "overrides", multiple=True, metavar="data.KEY=VALUE",
-              help="Set one option of the benchmark's dataset, e.g. --set data.compat=alk-swap "
-              "(celeba-wild) or --set data.background=keep (h36m-simplified).")
+@options.overrides("Set one option of the benchmark's dataset, e.g. --set "
+                   "data.compat=alk-swap (celeba-wild) or --set data.background=keep "
+                   "(h36m-simplified).", metavar="data.KEY=VALUE")
 @click.option("--name", default=None, help="Name of your detector in the records; default: the "
               "npz file's stem.")
-@_ROOT
-@_RESULTS
-@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
-              help="Folder for detection.png; default <results>/<run_id>.")
+@options.root()
+@options.results(_RECORDS)
+@options.run_out("detection.png")
 def score(benchmark: str, predictions: "str | None", export_order: "str | None",
           convention: str, pixel_size: "int | None", compat: str, center: bool,
           no_regression: bool, any_k: bool, overrides: tuple[str, ...], name: "str | None",
@@ -191,20 +175,20 @@ def score(benchmark: str, predictions: "str | None", export_order: "str | None",
     """
     import sys
 
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     if (predictions is None) == (export_order is None):
         raise ConfigError("give exactly one of --predictions FILE.npz (score it) or "
                           "--export-order FILE.csv (write the image order the npz must follow)")
     data_options = parse_data_options(overrides, "score")
     if export_order is not None:
-        from .protocols.landmarks.predictions import export_order as write_order
+        from ..protocols.landmarks.predictions import export_order as write_order
 
         path = write_order(benchmark, export_order, root, data_options)
         click.echo(f"wrote the image order of benchmark {benchmark} to {path}: np.savez(..., "
                    "fit=[rows with array=fit], test=[rows with array=test]) in that order")
         return
-    from .protocols.landmarks.run_detect import run_score, summary_lines
+    from ..protocols.landmarks.run_detect import run_score, summary_lines
 
     run = run_score(benchmark, predictions, convention=convention, pixel_size=pixel_size,
                     solver=compat, center=center, regression=not no_regression,
