@@ -2,11 +2,11 @@
 
 Two things the detection protocol and ``lkbench score`` share:
 
-* :data:`BENCHMARK_DATA` binds a benchmark of :data:`~lkbench.protocols.landmarks.benchmarks.BENCHMARKS` to
-  the dataset that provides its images and ground truth: dataset name, the fit and test splits,
-  the image size the loader renders, and loader options. Every benchmark of ``BENCHMARKS`` is
-  bound; a user's per-dataset options (``--set data.KEY=VALUE``) reach the loader through
-  :meth:`BenchmarkData.with_options`.
+* :func:`benchmark_data` reads a benchmark's dataset binding (:class:`~.benchmarks.BenchmarkData`,
+  declared with its :class:`~.benchmarks.BenchmarkSpec`): dataset name, the fit and test splits,
+  the image size the loader renders, and loader options; a user's per-dataset options
+  (``--set data.KEY=VALUE``) reach the loader through :meth:`~.benchmarks.BenchmarkData.
+  with_options`.
 * Predictions files: an ``.npz`` with ``fit`` and ``test`` arrays ``[N,K,2]`` in dataset order
   (optionally ``fit_visible`` / ``test_visible``, bool ``[N,L]``), in any of the coordinate
   conventions of :data:`CONVENTIONS`, read by :func:`load_predictions` with a one-line error and
@@ -15,110 +15,40 @@ Two things the detection protocol and ``lkbench score`` share:
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from lkbench.atomic import PathLike, atomic_write
-from lkbench.data import LandmarkSet, get_dataset
+from lkbench.data import DATASETS, LandmarkSet
 from lkbench.errors import DataError
 from lkbench.keypoints import from_pixels, from_unit, rowcol_to_xy
-from .benchmarks import BENCHMARKS
 from lkbench.registry import Registry
+from .benchmarks import BENCHMARKS, BenchmarkData
 
-__all__ = ["BenchmarkData", "BENCHMARK_DATA", "benchmark_data", "Convention", "CONVENTIONS",
+__all__ = ["benchmark_data", "Convention", "CONVENTIONS",
            "from_align_corners", "convert", "Predictions", "load_predictions", "export_order",
            "image_ids", "describe_conventions"]
 
 
 # ==================== benchmark → dataset
-@dataclass(frozen=True)
-class BenchmarkData:
-    """Where a benchmark's images and ground truth come from.
-
-    Attributes:
-        dataset: name in :data:`lkbench.data.DATASETS`.
-        fit_split, test_split: the dataset's splits for the regression fit and the test.
-        image_size: side at which the loader provides images; detectors see them resized to
-            their own input size (bilinear, antialiased).
-        options: further keyword arguments of the dataset factory.
-        uses_root: whether the loader reads files under ``--root`` (generated data does not).
-        groups: name of a test-dataset attribute giving one label per test image (H3.6M's
-            ``activities``), passed to the error formula as ``groups``; ``None`` = no groups.
-    """
-
-    dataset: str
-    fit_split: str = "fit"
-    test_split: str = "test"
-    image_size: int = 128
-    options: Mapping[str, Any] = field(default_factory=dict)
-    uses_root: bool = True
-    groups: "str | None" = None
-
-    def load(self, role: str, root: "PathLike | None" = None) -> LandmarkSet:
-        """The ``"fit"`` or ``"test"`` split as a :class:`~lkbench.data.LandmarkSet`."""
-        split = {"fit": self.fit_split, "test": self.test_split}[role]
-        kwargs = dict(self.options)
-        if self.uses_root and root is not None:
-            kwargs["root"] = root
-        return get_dataset(self.dataset, split=split, image_size=self.image_size, **kwargs)
-
-    def with_options(self, overrides: "Mapping[str, Any] | None") -> "BenchmarkData":
-        """This binding with a user's dataset options (``--set data.KEY=VALUE``) on top.
-
-        ``image_size`` sets :attr:`image_size`; every other key is a keyword of the dataset
-        factory (checked when a split is loaded: an unknown one raises a :class:`DataError`
-        listing the accepted ones).
-
-        Raises:
-            DataError: ``split`` or ``root`` (the benchmark fixes the splits; ``--root`` gives
-                the data root).
-        """
-        overrides = dict(overrides or {})
-        if not overrides:
-            return self
-        fixed = sorted({"split", "root"} & set(overrides))
-        if fixed:
-            raise DataError(f"data option {fixed[0]!r} cannot be set for a benchmark: the "
-                            "benchmark fixes its fit/test splits and --root gives the data root")
-        size = overrides.pop("image_size", self.image_size)
-        return replace(self, image_size=size,
-                       options=MappingProxyType({**self.options, **overrides}))
-
-
-BENCHMARK_DATA: Registry[BenchmarkData] = Registry("benchmark-data")
-BENCHMARK_DATA.add("synthetic", BenchmarkData(
-    "synthetic", image_size=64, options=MappingProxyType({"difficulty": "easy", "seed": 0}),
-    uses_root=False))
-BENCHMARK_DATA.add("synthetic-pose", BenchmarkData(
-    "synthetic", image_size=64, options=MappingProxyType({"difficulty": "pose", "seed": 0}),
-    uses_root=False))
-# Real benchmarks: each is scored on the dataset of the same name (``lkbench.data.DATASETS``),
-# ``fit``/``test`` splits, at the 128 px every published model of spec §1 was fed (DeepFashion
-# and Taichi measure their pixel errors at 256, which normalised keypoints make independent of
-# the loader's size; 300-W's model input size was not recovered, 128 is lkbench's choice).
-for _name in ("celeba-wild", "celeba-aligned", "cub-aligned", "cub-001", "cub-002", "cub-003",
-              "cub-all", "taichi", "deepfashion", "300w"):
-    BENCHMARK_DATA.add(_name, BenchmarkData(_name))
-BENCHMARK_DATA.add("h36m-simplified", BenchmarkData("h36m-simplified", groups="activities"))
-
-
 def benchmark_data(benchmark: str) -> tuple[str, BenchmarkData]:
     """``(canonical benchmark name, its BenchmarkData)``; ``benchmark`` may be an alias.
 
     Raises:
         UnknownNameError: not a benchmark.
-        DataError: a known benchmark whose dataset loader is not in lkbench yet.
+        DataError: a benchmark whose dataset is not registered in :data:`lkbench.data.DATASETS`.
     """
-    name = BENCHMARKS.resolve(benchmark)
-    if name not in BENCHMARK_DATA:
-        raise DataError(f"benchmark {name!r} has no dataset loader in this lkbench yet (bound: "
-                        f"{', '.join(BENCHMARK_DATA.names())}); score your arrays with "
+    spec = BENCHMARKS.get(benchmark)
+    if spec.data.dataset not in DATASETS:
+        raise DataError(f"benchmark {spec.name!r} is scored on dataset {spec.data.dataset!r}, "
+                        "which this lkbench has no loader for (datasets: "
+                        f"{', '.join(DATASETS.names())}); register one with "
+                        "register_benchmark(spec, dataset=factory), or score your arrays with "
                         "lkbench.protocols.landmarks.score.score(...) in Python meanwhile")
-    return name, BENCHMARK_DATA.get(name)
+    return spec.name, spec.data
 
 
 def image_ids(ds: LandmarkSet) -> list[str]:
@@ -135,7 +65,7 @@ def export_order(benchmark: str, path: PathLike, root: "PathLike | None" = None,
     """Write the image order a predictions file must follow, as CSV ``array,index,image_id``.
 
     ``array`` is ``fit`` or ``test`` (the npz key), ``index`` the row in that array;
-    ``options`` are the dataset's options (:meth:`BenchmarkData.with_options`), which can change
+    ``options`` are the dataset's options (:meth:`~.benchmarks.BenchmarkData.with_options`), which can change
     which images a split holds (e.g. 300-W's ``subset``).
     """
     _, data = benchmark_data(benchmark)

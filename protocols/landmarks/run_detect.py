@@ -40,13 +40,13 @@ from lkbench.records import (RecordStore, results_dir, ResultRecord, SCHEMA_VERS
                              new_run_id, sha256_file, utc_now_iso)
 
 from .baselines import BASELINES, Candidate, Context
-from .benchmarks import BENCHMARKS, BenchmarkSpec
+from .benchmarks import BENCHMARKS, BenchmarkData, BenchmarkSpec
 from .solvers import SOLVERS
 from .config import DetectConfig
 from .plot import save_detection_figure
 from .detector import (build_detector, generated_pairs, load_detector, resize_images,
                        save_detector, train_detector)
-from .predictions import BenchmarkData, benchmark_data, load_predictions
+from .predictions import benchmark_data, load_predictions
 from .results import Score
 from .score import score_and_predict
 from .uncertainty import LEVEL, REPLICATES, bootstrap_interval
@@ -281,7 +281,7 @@ def run_detect(cfg: DetectConfig, *, benchmark: str, checkpoint: PathLike, direc
 
     Args:
         cfg: settings (:class:`~lkbench.protocols.landmarks.config.DetectConfig`).
-        benchmark: benchmark name or alias (see ``BENCHMARK_DATA``); ``cfg.data`` holds
+        benchmark: benchmark name or alias (see ``BENCHMARKS``); ``cfg.data`` holds
             its dataset's options.
         checkpoint: a generator checkpoint (a predictor's with ``direct=True``).
         direct: the checkpoint predicts keypoints itself; no pairs, no detector training.
