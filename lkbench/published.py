@@ -9,6 +9,10 @@ names of :data:`lkbench.protocols.landmarks.benchmarks.BENCHMARKS`, and their me
 must agree with the registry, so a leaderboard can put lkbench scores and published numbers in one
 column. Generation and pixel-error benchmarks that lkbench does not score are listed in
 :data:`lkbench.protocols.landmarks.benchmarks.UNSCORED_BENCHMARKS`.
+
+A benchmark registered with published numbers of its own
+(:attr:`~lkbench.protocols.landmarks.benchmarks.BenchmarkSpec.published`) adds them to the
+shipped table (after its rows, checked the same way); a table given by path replaces both.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from .errors import DataError
 from .protocols.landmarks.benchmarks import BENCHMARKS, UNSCORED_BENCHMARKS
 from .registry import did_you_mean
 
-__all__ = ["load_published", "DEFAULT_PATH", "COLUMNS", "KEY_COLUMNS"]
+__all__ = ["load_published", "declared_rows", "DEFAULT_PATH", "COLUMNS", "KEY_COLUMNS"]
 
 DEFAULT_PATH = Path(str(resources.files("lkbench") / "published.csv"))
 """The table that ships with lkbench (``results/published.csv`` in the repository links here)."""
@@ -32,11 +36,13 @@ KEY_COLUMNS = ("method", "benchmark", "metric", "variant", "num_keypoints")
 _BOOLS = {"true": True, "false": False}
 
 
-def _where(path: Path, line: int, column: str) -> str:
-    return f"{path} line {line}, column {column!r}"
+def _where(path: "Path | str", line: int, column: str) -> str:
+    """A CSV file's line, or (``path`` a description) the n-th declared number."""
+    place = f"{path} line {line}" if isinstance(path, Path) else f"{path}, number {line}"
+    return f"{place}, column {column!r}"
 
 
-def _benchmark(path: Path, line: int, name: str) -> str:
+def _benchmark(path: "Path | str", line: int, name: str) -> str:
     """Canonical benchmark name (aliases resolve); unknown names are an error."""
     if name in UNSCORED_BENCHMARKS:
         return name
@@ -46,7 +52,7 @@ def _benchmark(path: Path, line: int, name: str) -> str:
     raise DataError(f"{_where(path, line, 'benchmark')}: {did_you_mean(name, known, 'benchmark')}")
 
 
-def _value(path: Path, line: int, text: str) -> float:
+def _value(path: "Path | str", line: int, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -57,14 +63,14 @@ def _value(path: Path, line: int, text: str) -> float:
     return value
 
 
-def _bool(path: Path, line: int, text: str) -> bool:
+def _bool(path: "Path | str", line: int, text: str) -> bool:
     if text.strip().lower() not in _BOOLS:
         raise DataError(f"{_where(path, line, 'higher_is_better')}: {text!r} is not a boolean; "
                         "write true or false")
     return _BOOLS[text.strip().lower()]
 
 
-def _num_keypoints(path: Path, line: int, text: str) -> "int | None":
+def _num_keypoints(path: "Path | str", line: int, text: str) -> "int | None":
     if text == "":
         return None
     if not text.isdigit() or int(text) == 0:
@@ -73,7 +79,7 @@ def _num_keypoints(path: Path, line: int, text: str) -> "int | None":
     return int(text)
 
 
-def _check_against_registry(path: Path, line: int, row: dict) -> None:
+def _check_against_registry(path: "Path | str", line: int, row: dict) -> None:
     """Metric, unit and direction of a scored benchmark must be the registry's."""
     if row["benchmark"] not in BENCHMARKS:
         return
@@ -85,7 +91,7 @@ def _check_against_registry(path: Path, line: int, row: dict) -> None:
                             f"benchmark {spec.name!r}, which reports {expected!r}")
 
 
-def _parse_row(path: Path, line: int, raw: dict) -> dict:
+def _parse_row(path: "Path | str", line: int, raw: dict) -> dict:
     for column in ("method", "metric", "unit", "source"):
         if not raw[column].strip():
             raise DataError(f"{_where(path, line, column)}: empty; every row needs a {column}")
@@ -127,11 +133,28 @@ def _check_unique(path: Path, frame: pd.DataFrame) -> None:
                         f"{', '.join(KEY_COLUMNS)}; keep one row per published number")
 
 
+def declared_rows() -> list[tuple[str, dict[str, str]]]:
+    """The published numbers registered benchmarks declare, as ``(where, raw row)``: cells as
+    text, as a CSV row would hold them, in registration order; ``where`` names the declaring
+    benchmark for error messages."""
+    rows = []
+    for name, spec in BENCHMARKS.in_order():
+        for p in spec.published:
+            rows.append((f"published numbers of registered benchmark {name!r}", {
+                "method": p.method, "benchmark": name, "metric": spec.error, "variant": p.variant,
+                "value": str(p.value).strip(), "unit": spec.unit,
+                "higher_is_better": str(spec.higher_is_better).lower(),
+                "num_keypoints": "" if p.num_keypoints is None else str(p.num_keypoints),
+                "source": p.source, "notes": p.notes}))
+    return rows
+
+
 def load_published(path: "str | Path | None" = None) -> pd.DataFrame:
     """Read and validate the table of published numbers.
 
     Args:
-        path: CSV file; default the table that ships with lkbench (:data:`DEFAULT_PATH`).
+        path: CSV file; default the table that ships with lkbench (:data:`DEFAULT_PATH`)
+            followed by the rows registered benchmarks declare (:func:`declared_rows`).
 
     Returns:
         DataFrame with the columns of :data:`COLUMNS` (extra columns kept): ``value`` float64,
@@ -144,9 +167,12 @@ def load_published(path: "str | Path | None" = None) -> pd.DataFrame:
             metric/unit/direction that disagrees with the benchmark registry, or duplicates
             another row. Messages name the file line and the column.
     """
+    declared = declared_rows() if path is None else []
     path = Path(path) if path is not None else DEFAULT_PATH
     table = _read_text_table(path)
     rows = [_parse_row(path, i + 2, raw) for i, raw in enumerate(table.to_dict("records"))]
+    rows += [_parse_row(where, i + 1, {**dict.fromkeys(table.columns, ""), **raw})
+             for i, (where, raw) in enumerate(declared)]
     frame = pd.DataFrame(rows, columns=list(table.columns))
     frame["value"] = frame["value"].astype("float64")
     frame["higher_is_better"] = frame["higher_is_better"].astype(bool)

@@ -4,21 +4,26 @@ A :class:`Family` is one table of the report (CelebA/MAFL, CUB, ..., image gener
 published rows and result records by benchmark, metric, protocol and method name, and says how
 the table is laid out (benchmark variants as columns or as rows, one sub-table per benchmark).
 Families are registered in display order in :data:`FAMILIES`; a plugin can add its own through
-the entry-point group ``lkbench.report_families``. A record or published row that no claiming
+the entry-point group ``lkbench.report_families``. The landmark tables take their benchmarks
+from the benchmark registry: each :class:`~lkbench.protocols.landmarks.benchmarks.BenchmarkSpec`
+names its family (``spec.family``), and a family name nobody registered gets an automatic
+table after the landmark tables, so a newly registered benchmark needs no edit here. A record or published row that no claiming
 family selects lands in an automatic "other results" table, so a new protocol's records show up
 in ``lkbench report`` before anyone writes a family for them.
 
-The label tables (:data:`BENCHMARK_LABELS`, :data:`METRIC_LABELS`, :data:`UNIT_LABELS`,
-:data:`SOURCES`) only change how names print; unknown names print as they are.
+The label tables (:data:`BENCHMARK_LABELS` for benchmarks lkbench does not score; scored ones
+print their ``spec.label``), :data:`METRIC_LABELS`, :data:`UNIT_LABELS`, :data:`SOURCES`) only
+change how names print; unknown names print as they are.
 """
 from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from lkbench.protocols.landmarks.benchmarks import BENCHMARKS
 from lkbench.registry import Registry
 
 __all__ = ["Family", "FAMILIES", "register_family", "families_in_order", "other_family",
@@ -63,6 +68,9 @@ class Family:
         commands: the command that writes this family's records, for "no numbers yet" hints.
         published_rows: the table shows rows of ``published.csv`` (a protocol-only table such
             as attribute editing selects records alone).
+        from_benchmarks: :attr:`benchmarks` (and :attr:`commands`) are the registered landmark
+            benchmarks whose ``spec.family`` is this family's name, in registration order;
+            :func:`families_in_order` fills them in (until then the family selects nothing).
     """
 
     name: str
@@ -84,6 +92,7 @@ class Family:
     claims: bool = True
     commands: str = ""
     published_rows: bool = True
+    from_benchmarks: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variant_labels", MappingProxyType(dict(self.variant_labels)))
@@ -95,6 +104,8 @@ class Family:
         return not (self.exclude_methods and re.search(self.exclude_methods, method, flags=re.I))
 
     def _common_ok(self, benchmark: str, metric: str, variant: str) -> bool:
+        if self.from_benchmarks and not self.benchmarks:
+            return False
         if self.benchmarks and benchmark not in self.benchmarks:
             return False
         if self.metrics and not any(fnmatch.fnmatchcase(metric, p) for p in self.metrics):
@@ -141,9 +152,39 @@ def register_family(family: Family) -> Family:
 
 
 def families_in_order() -> list[Family]:
-    """Registered families in display order (plugins, loaded on first use, come last)."""
+    """Registered families in display order (plugins, loaded on first use, come last), with the
+    benchmarks of the landmark families filled in from the benchmark registry; the automatic
+    tables of benchmark families nobody registered follow the last landmark family."""
     names = _ORDER + [n for n in FAMILIES.names() if n not in _ORDER]
-    return [FAMILIES.get(n) for n in names]
+    families = [_with_members(FAMILIES.get(n)) for n in names]
+    declared = [_with_members(f) for f in _declared_families()]
+    last = max((i for i, f in enumerate(families) if f.from_benchmarks),
+               default=len(families) - 1)
+    return families[:last + 1] + declared + families[last + 1:]
+
+
+def _with_members(family: Family) -> Family:
+    """``family`` with :attr:`Family.benchmarks` and the detect command of its members."""
+    if not family.from_benchmarks:
+        return family
+    members = tuple(n for n, spec in BENCHMARKS.in_order() if spec.family == family.name)
+    commands = "lkbench detect --dataset " + "|".join(members) if members else ""
+    return replace(family, benchmarks=members, commands=commands)
+
+
+def _declared_families() -> list[Family]:
+    """One automatic landmark table per ``spec.family`` no family is registered under, titled
+    by its first benchmark's label (or the family name when it is not a benchmark's own)."""
+    out: dict[str, Family] = {}
+    for name, spec in BENCHMARKS.in_order():
+        if spec.family in FAMILIES or spec.family in out:
+            continue
+        better = "higher" if spec.higher_is_better else "lower"
+        out[spec.family] = Family(
+            name=spec.family, title=spec.label if spec.family == name else spec.family,
+            description=f"{spec.description}; {unit_label(spec.unit)} ({better} is better).",
+            protocols=("landmarks",), from_benchmarks=True)
+    return list(out.values())
 
 
 def other_family(benchmark: str) -> Family:
@@ -154,11 +195,10 @@ def other_family(benchmark: str) -> Family:
                   benchmarks=(benchmark,), variant_in_column=False)
 
 
-def _landmarks(name: str, title: str, benchmarks: tuple[str, ...], description: str,
-               **kw: Any) -> Family:
-    return Family(name=name, title=title, benchmarks=benchmarks, protocols=("landmarks",),
-                  description=description,
-                  commands="lkbench detect --dataset " + "|".join(benchmarks), **kw)
+def _landmarks(name: str, title: str, description: str, **kw: Any) -> Family:
+    """A landmark table; its benchmarks are those whose spec names it (``spec.family``)."""
+    return Family(name=name, title=title, protocols=("landmarks",), description=description,
+                  from_benchmarks=True, **kw)
 
 
 _ABLATION = r"^KeypointGAN ablation:"
@@ -190,17 +230,16 @@ def _keypointgan_variant(record: Mapping[str, Any]) -> str:
 
 
 for _f in (
-    _landmarks("celeba", "CelebA / MAFL", ("celeba-wild", "celeba-aligned"),
+    _landmarks("celeba", "CelebA / MAFL",
                "Landmark regression error on the MAFL test set, % of inter-ocular distance "
                "(lower is better); in the wild at K = 8 and K = 4, aligned at K = 10."),
-    _landmarks("cub", "CUB-200-2011", ("cub-aligned", "cub-001", "cub-002", "cub-003",
-                                        "cub-all"),
+    _landmarks("cub", "CUB-200-2011",
                "Mean L2 error over visible landmarks, % of image size (lower is better)."),
-    _landmarks("taichi", "Taichi", ("taichi",),
+    _landmarks("taichi", "Taichi",
                "Sum of 36 per-coordinate mean absolute errors, pixels at 256 (lower is better)."),
-    _landmarks("deepfashion", "DeepFashion", ("deepfashion",),
+    _landmarks("deepfashion", "DeepFashion",
                "PCK at 6 px on 256 x 256 images, % (higher is better)."),
-    _landmarks("h36m", "Simplified Human3.6M", ("h36m-simplified",),
+    _landmarks("h36m", "Simplified Human3.6M",
                "Mean L2 error, % of image size, left/right invariant (lower is better); "
                "per-activity columns as in KeypointGAN Table 1.",
                exclude_methods=_ABLATION, variants=tuple(_H36M_ACTIVITIES),
@@ -209,13 +248,13 @@ for _f in (
            benchmarks=("h36m-original",), variants=("test", "train"),
            description="Mean L2 error in pixels over 17 of 32 joints (KeypointGAN Table 2; "
            "lower is better).", commands=""),
-    _landmarks("300w", "300-W", ("300w",),
+    _landmarks("300w", "300-W",
                "Mean error over 68 landmarks, % of inter-ocular distance (lower is better); "
                "KeypointGAN Table 3; its two rows are the raw 68 outputs and a supervised "
                "linear regression on top.", exclude_methods=_ABLATION,
                variant_in_column=False, variant_labels=_300W_VARIANTS,
                record_variant=_300w_variant),
-    _landmarks("synthetic", "Synthetic faces (lkbench)", ("synthetic", "synthetic-pose"),
+    _landmarks("synthetic", "Synthetic faces (lkbench)",
                "lkbench's built-in synthetic benchmark, scored like MAFL: % of inter-ocular "
                "distance (lower is better). No published numbers exist for it."),
     Family(name="editing", title="Attribute editing", protocols=("*edit*",),
@@ -245,14 +284,11 @@ for _f in (
 
 # -- display names ------------------------------------------------------------------------
 BENCHMARK_LABELS: Mapping[str, str] = MappingProxyType({
-    "celeba-wild": "CelebA wild", "celeba-aligned": "MAFL aligned",
-    "cub-aligned": "CUB aligned", "cub-001": "CUB-001", "cub-002": "CUB-002",
-    "cub-003": "CUB-003", "cub-all": "CUB all", "taichi": "Taichi",
-    "deepfashion": "DeepFashion", "h36m-simplified": "Simplified H3.6M",
-    "h36m-original": "Human3.6M", "300w": "300-W", "synthetic": "synthetic",
-    "synthetic-pose": "synthetic pose",
-    "portraits": "portraits", "celeba-hq": "CelebA-HQ", "ffhq": "FFHQ",
+    "h36m-original": "Human3.6M", "portraits": "portraits", "celeba-hq": "CelebA-HQ",
+    "ffhq": "FFHQ",
 })
+"""Display names of the benchmarks lkbench does not score; a scored one prints its
+``BenchmarkSpec.label``."""
 METRIC_LABELS: Mapping[str, str] = MappingProxyType({
     "iod_error": "error", "visible_l2_error": "error", "taichi_mae_sum": "MAE sum",
     "pck": "PCK", "h36m_swap_error": "error", "l2_error_px": "error",
@@ -324,6 +360,8 @@ def is_supervised(method: str, notes: str = "") -> bool:
 
 
 def benchmark_label(name: str) -> str:
+    if name in BENCHMARKS:
+        return BENCHMARKS.get(name).label
     return BENCHMARK_LABELS.get(name, name)
 
 

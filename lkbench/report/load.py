@@ -18,7 +18,7 @@ import pandas as pd
 
 from lkbench.atomic import PathLike
 from lkbench.errors import DataError
-from lkbench.published import DEFAULT_PATH, load_published
+from lkbench.published import DEFAULT_PATH, declared_rows, load_published
 from lkbench.records import RecordStore, ResultRecord, results_dir
 
 __all__ = ["RecordInputs", "default_results_dir", "find_record_files", "read_records",
@@ -126,8 +126,10 @@ def read_published(path: "PathLike | None" = None) -> pd.DataFrame:
     """
     table = load_published(path)
     table["line"] = range(2, len(table) + 2)
-    # The value as written ("4.00", "31.80"): tables show a paper's number with its digits.
+    # The value as written ("4.00", "31.80"): tables show a paper's number with its digits;
+    # the default table ends with the numbers registered benchmarks declare.
     raw = pd.read_csv(path if path is not None else DEFAULT_PATH, dtype=str,
                       keep_default_na=False)
-    table["value_text"] = raw["value"].str.strip().to_numpy()
+    declared = [row["value"] for _, row in declared_rows()] if path is None else []
+    table["value_text"] = list(raw["value"].str.strip()) + declared
     return table
