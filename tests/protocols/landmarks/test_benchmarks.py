@@ -99,3 +99,29 @@ def test_unscored_names_are_separate_and_known():
     assert all(is_known_benchmark(n) for n in ("ffhq", "celeba-hq", "portraits", "h36m-original",
                                                "cub", "300w"))
     assert not is_known_benchmark("imagenet")
+
+
+def test_dataset_bindings():
+    from lkbench.data import DATASETS
+    from lkbench.protocols.landmarks.benchmarks import BenchmarkData
+
+    for name, difficulty in (("synthetic", "easy"), ("synthetic-pose", "pose")):
+        assert BENCHMARKS.get(name).data == BenchmarkData(
+            "synthetic", image_size=64, options={"difficulty": difficulty, "seed": 0},
+            uses_root=False)
+    assert BENCHMARKS.get("h36m").data == BenchmarkData("h36m-simplified", groups="activities")
+    for name in set(EXPECTED) - {"synthetic", "synthetic-pose", "h36m-simplified"}:
+        assert BENCHMARKS.get(name).data == BenchmarkData(name)  # the default: same name, 128 px
+    assert all(BENCHMARKS.get(n).data.dataset in DATASETS for n in BENCHMARKS)
+
+
+def test_report_families_and_labels():
+    families = {n: BENCHMARKS.get(n).family for n in BENCHMARKS}
+    assert families == {"synthetic": "synthetic", "synthetic-pose": "synthetic",
+                        "celeba-wild": "celeba", "celeba-aligned": "celeba",
+                        "cub-aligned": "cub", "cub-001": "cub", "cub-002": "cub",
+                        "cub-003": "cub", "cub-all": "cub", "taichi": "taichi",
+                        "deepfashion": "deepfashion", "h36m-simplified": "h36m", "300w": "300w"}
+    assert BENCHMARKS.get("celeba-aligned").label == "MAFL aligned"
+    assert BENCHMARKS.get("synthetic").label == "synthetic"
+    assert not any(BENCHMARKS.get(n).published for n in BENCHMARKS)  # theirs are in the CSV
