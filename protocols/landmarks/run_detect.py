@@ -17,6 +17,13 @@ test images → regression → error, next to the baselines of :mod:`~lkbench.pr
 
 :func:`run_score` scores a user's own predictions file the same way (``lkbench score``).
 Records are never marked ``published``: lkbench's detector is a stand-in for LKG's (spec §2).
+
+One module (about 470 lines) because it is one pipeline: benchmark split → predictions →
+:func:`~.score.score_and_predict` → records, figure, predictions file. The two runners differ only
+in where the predictions come from (a trained detector or a file) and share everything after
+that (``_Eval``, ``_rows``, ``_finish``); the pieces with a job of their own already live apart
+(detector training in :mod:`.detector`, baselines in :mod:`.baselines`, files in
+:mod:`.predictions`, the figure in :mod:`.plot`, seeds in :mod:`.seeds`).
 """
 from __future__ import annotations
 

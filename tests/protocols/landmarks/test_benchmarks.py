@@ -125,3 +125,19 @@ def test_report_families_and_labels():
     assert BENCHMARKS.get("celeba-aligned").label == "MAFL aligned"
     assert BENCHMARKS.get("synthetic").label == "synthetic"
     assert not any(BENCHMARKS.get(n).published for n in BENCHMARKS)  # theirs are in the CSV
+
+
+def test_the_family_imports_no_other_protocol_and_no_trainer():
+    import pkgutil
+    import subprocess
+    import sys
+
+    import lkbench.protocols.landmarks as family
+
+    modules = [f"{family.__name__}.{m.name}" for m in pkgutil.iter_modules(family.__path__)]
+    code = ("import importlib, sys\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('lkbench.trainers', "
+            "'lkbench.protocols.generation', 'lkbench.protocols.editing'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert len(modules) > 10 and out.stdout.strip() == "[]", out.stdout
