@@ -145,7 +145,7 @@ def test_no_help_page_imports_torch():
 
 def test_help_catalog_matches_the_registries():
     """The lists the help pages show (lkbench.cli.catalog) are the registries' own; after adding
-    a preset, baseline, op, ... run `python lkbench/cli/catalog.py` and paste its output."""
+    a preset, baseline, op, ... run `python -m lkbench.cli.catalog` and paste its output."""
     from lkbench.cli.catalog import CATALOG, current
 
     now = current()

@@ -105,9 +105,9 @@ def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: 
     Generates fresh pairs from CHECKPOINT's generator, trains the detector, predicts on the
     benchmark's fit and test images, regresses onto the annotated landmarks and prints one line
     per entry (benchmark, value, unit, its 95% bootstrap interval over test images, n, wall
-    time); with --seeds N, that for each seed and then mean ± std over the seeds. Records are appended to
-    <results>/landmarks.jsonl; the figure, the predictions (re-score them with lkbench score)
-    and the detector go to --out.
+    time); with --seeds N, that for each seed and then mean ± std over the seeds. Records are
+    appended to <results>/landmarks.jsonl; the figure, the predictions (re-score them with
+    lkbench score) and the detector go to --out.
 
     Example: lkbench detect --benchmark synthetic --checkpoint runs/demo/ckpt/step-0006000.pt
     --preset demo --baselines

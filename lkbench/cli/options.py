@@ -4,7 +4,7 @@ Each is a function returning a click decorator, so a command can say what its re
 config or its checkpoint are while the option itself stays one thing::
 
     @options.checkpoint()
-    @options.results("landmarks.jsonl")
+    @options.results("the records file landmarks.jsonl")
     @options.device(config_key="device")
     @options.progress()
     def detect(...): ...
