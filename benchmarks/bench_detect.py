@@ -10,7 +10,7 @@ is that of a trained demo generator. Measured, in this order:
 2. detector training alone on one fixed batch (pairs/s);
 3. both together, as ``detect`` runs them (pairs/s), and the time that implies for the demo
    preset's ``epochs × pairs_per_epoch`` pairs;
-4. the whole protocol (``run_detect`` with ``--baselines``, as ``lkbench detect --dataset
+4. the whole protocol (``run_detect`` with ``--baselines``, as ``lkbench detect --benchmark
    synthetic --preset demo --baselines`` runs it), wall time; output in a temporary folder.
 
 Prints to stdout and writes no files outside a temporary folder. Times depend on the machine's

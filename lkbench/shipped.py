@@ -8,7 +8,7 @@ in the current directory wins, so a name never hides a user's own checkpoint.
 * ``l2m-demo``: the L2M-GAN demo editor of ``dark_hair`` on the ``edit`` synthetic faces
   (``lkbench edit-eval --checkpoint l2m-demo --attribute dark_hair --preset demo``);
 * ``keypoint-gan-demo``: the KeypointGAN ``full`` encoder (Φ and η only) of the ``demo`` preset
-  on the ``pose`` synthetic video pairs (``lkbench detect --dataset synthetic-pose --checkpoint
+  on the ``pose`` synthetic video pairs (``lkbench detect --benchmark synthetic-pose --checkpoint
   keypoint-gan-demo --direct --no-regression``; ``lkbench/assets/keypoint-gan-demo.md``).
 """
 from __future__ import annotations

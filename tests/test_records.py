@@ -224,10 +224,10 @@ def test_writer_killed_while_appending(tmp_path):
 # -- provenance and helpers ------------------------------------------------------------------
 
 def test_collect_provenance_fields():
-    prov = collect_provenance(argv=["lkbench", "detect", "--dataset", "cub"], device="cpu")
+    prov = collect_provenance(argv=["lkbench", "detect", "--benchmark", "cub"], device="cpu")
     json.dumps(prov, allow_nan=False)  # goes into records as-is
     assert prov["lkbench"] == __version__
-    assert prov["argv"] == ["lkbench", "detect", "--dataset", "cub"]
+    assert prov["argv"] == ["lkbench", "detect", "--benchmark", "cub"]
     assert prov["device"] == "cpu" and isinstance(prov["device_name"], str)
     assert set(prov["versions"]) == {"python", "torch", "torchvision", "numpy", "scikit-learn",
                                      "clean-fid"}

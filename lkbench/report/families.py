@@ -168,7 +168,7 @@ def _with_members(family: Family) -> Family:
     if not family.from_benchmarks:
         return family
     members = tuple(n for n, spec in BENCHMARKS.in_order() if spec.family == family.name)
-    commands = "lkbench detect --dataset " + "|".join(members) if members else ""
+    commands = "lkbench detect --benchmark " + "|".join(members) if members else ""
     return replace(family, benchmarks=members, commands=commands)
 
 

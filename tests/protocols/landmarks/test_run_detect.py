@@ -33,7 +33,7 @@ def smoke_run(cli, smoke_generator, tmp_path_factory):
     """One `lkbench detect --preset smoke --baselines` run, shared by the tests below."""
     results = tmp_path_factory.mktemp("results")
     out = results / "run"
-    res = invoke(cli, ["detect", "--dataset", "synthetic", "--checkpoint", str(smoke_generator),
+    res = invoke(cli, ["detect", "--benchmark", "synthetic", "--checkpoint", str(smoke_generator),
                        "--preset", "smoke", "--baselines", "--results", str(results),
                        "--out", str(out), "--no-progress"])
     assert res.exit_code == 0, res.output
@@ -92,7 +92,7 @@ def test_recorded_value_equals_score_recomputed_from_the_saved_predictions(cli, 
 def test_seeds_repeat_the_detector_and_the_report_averages_them(cli, smoke_generator, tmp_path):
     from lkbench.report import build_report
 
-    res = invoke(cli, ["detect", "--dataset", "synthetic", "--checkpoint", str(smoke_generator),
+    res = invoke(cli, ["detect", "--benchmark", "synthetic", "--checkpoint", str(smoke_generator),
                        "--preset", "smoke", "--seeds", "3", "--seed", "5", "--results",
                        str(tmp_path), "--out", str(tmp_path / "run"), "--no-progress"])
     assert res.exit_code == 0, res.output
@@ -108,7 +108,7 @@ def test_seeds_repeat_the_detector_and_the_report_averages_them(cli, smoke_gener
     (cell,) = t.cells.values()
     assert cell.n_seeds == 3 and cell.value == pytest.approx(np.mean(values))
     assert cell.std == pytest.approx(np.std(values, ddof=1))
-    bad = invoke(cli, ["detect", "--dataset", "synthetic", "--checkpoint", str(smoke_generator),
+    bad = invoke(cli, ["detect", "--benchmark", "synthetic", "--checkpoint", str(smoke_generator),
                        "--preset", "smoke", "--seeds", "2", "--direct"])
     assert bad.exit_code == 2 and "nothing to repeat" in bad.output
 
@@ -116,14 +116,14 @@ def test_seeds_repeat_the_detector_and_the_report_averages_them(cli, smoke_gener
 def test_saved_detector_is_reused_and_scores_directly(cli, smoke_generator, smoke_run, tmp_path):
     results, out, _ = smoke_run
     value = RecordStore(results / RECORDS_FILE).read()[0].value
-    res = invoke(cli, ["detect", "--dataset", "synthetic", "--checkpoint", str(smoke_generator),
+    res = invoke(cli, ["detect", "--benchmark", "synthetic", "--checkpoint", str(smoke_generator),
                        "--preset", "smoke", "--detector", str(out / "detector.pt"),
                        "--results", str(tmp_path), "--no-progress"])
     assert res.exit_code == 0, res.output
     reused = RecordStore(tmp_path / RECORDS_FILE).read()[-1]
     assert reused.value == value and "train" not in reused.extra
     assert reused.extra["detector"]["checkpoint"] == str(out / "detector.pt")
-    res = invoke(cli, ["detect", "--dataset", "synthetic", "--checkpoint",
+    res = invoke(cli, ["detect", "--benchmark", "synthetic", "--checkpoint",
                        str(out / "detector.pt"), "--direct", "--preset", "smoke",
                        "--compat", "alk", "--results", str(tmp_path), "--no-progress"])
     assert res.exit_code == 0, res.output
@@ -138,13 +138,13 @@ def test_saved_detector_is_reused_and_scores_directly(cli, smoke_generator, smok
 @pytest.mark.parametrize("extra,message", [
     (["--direct"], "--direct needs a checkpoint of a keypoint predictor"),
     (["--no-regression"], "K must equal L"),
-    (["--dataset", "celeba", "--root", "/nonexistent-lkbench-root"],
+    (["--benchmark", "celeba", "--root", "/nonexistent-lkbench-root"],
      "dataset folder not found: /nonexistent-lkbench-root/celeba"),
     (["--set", "train.epochs=0"], "train.epochs must be >= 1"),
     (["--set", "baselines=['mean-shap']"], "did you mean 'mean-shape'"),
 ])
 def test_detect_mistakes_exit_2_with_one_line(cli, smoke_generator, tmp_path, extra, message):
-    args = ["detect", "--dataset", "synthetic", "--checkpoint", str(smoke_generator),
+    args = ["detect", "--benchmark", "synthetic", "--checkpoint", str(smoke_generator),
             "--preset", "smoke", "--baselines", "--results", str(tmp_path), "--no-progress"]
     res = invoke(cli, args + extra)
     assert res.exit_code == 2 and message in res.output, res.output
@@ -153,7 +153,7 @@ def test_detect_mistakes_exit_2_with_one_line(cli, smoke_generator, tmp_path, ex
 
 def test_a_detector_checkpoint_without_direct_is_explained(cli, smoke_run, tmp_path):
     _, out, _ = smoke_run
-    res = invoke(cli, ["detect", "--dataset", "synthetic", "--checkpoint",
+    res = invoke(cli, ["detect", "--benchmark", "synthetic", "--checkpoint",
                        str(out / "detector.pt"), "--preset", "smoke", "--results",
                        str(tmp_path)])
     assert res.exit_code == 2 and "add --direct" in res.output, res.output

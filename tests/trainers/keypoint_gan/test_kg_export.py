@@ -43,7 +43,7 @@ def test_the_exported_predictor_keeps_phi_and_eta_and_predicts_the_same(tmp_path
     assert small.extra["run_config"]["data"]["difficulty"] == "pose"
 
     from lkbench.cli import cli
-    out = CliRunner().invoke(cli, ["detect", "--dataset", "synthetic-pose", "--checkpoint",
+    out = CliRunner().invoke(cli, ["detect", "--benchmark", "synthetic-pose", "--checkpoint",
                                    str(tmp_path / "kg.pt"), "--preset", "smoke", "--direct",
                                    "--no-regression", "--results", str(tmp_path / "res"),
                                    "--out", str(tmp_path / "det"), "--no-progress"])

@@ -153,7 +153,7 @@ def test_lkbench_train_smoke_end_to_end_then_detect_direct(tmp_path):
     ckpt_path = out / "ckpt" / "step-0000004.pt"
 
     results = tmp_path / "results"
-    res = CliRunner().invoke(cli, ["detect", "--dataset", "synthetic", "--checkpoint",
+    res = CliRunner().invoke(cli, ["detect", "--benchmark", "synthetic", "--checkpoint",
                                    str(ckpt_path), "--preset", "smoke", "--direct",
                                    "--no-regression", "--results", str(results),
                                    "--out", str(tmp_path / "det"), "--no-progress"])
