@@ -8,9 +8,14 @@ from .errors import LkbenchError  # noqa: E402
 __all__ = ["__version__", "LkbenchError", "load_generator"]
 
 
-def __getattr__(name: str):
-    # Lazy so that `import lkbench` (and the CLI's --help) does not import torch.
-    if name == "load_generator":
-        from .checkpoint import load_model
-        return load_model
-    raise AttributeError(f"module 'lkbench' has no attribute {name!r}")
+def load_generator(path, device="cpu"):
+    """The keypoint generator saved at ``path`` (a checkpoint file or a shipped name such as
+    ``"demo"``) on ``device``, in eval mode: ``sample_latents(n, gen)`` and ``render(latents)``.
+
+    The same loader every command uses (:func:`lkbench.checkpoint.load_generator`, which also
+    returns the checkpoint); torch is imported only when this is called, so ``import lkbench``
+    and the CLI's ``--help`` stay light.
+    """
+    from .checkpoint import load_generator as _load
+
+    return _load(path, device)[1]
