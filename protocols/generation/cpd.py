@@ -8,8 +8,9 @@ silent):
    (default ``P = 1000``, i.e. 2 000 latents);
 2. for every *unit* ``u`` (a part, a group of parts, or the background), render
    ``I_i^u = G(a_i with u's embeddings taken from b_i)`` — keypoint positions and every other
-   embedding of ``a_i`` kept (:func:`~lkbench.trainers.latent_keypoint_gan.editing.swap_parts`;
-   the background unit uses ``swap_background``). A group swaps all its members at once;
+   embedding of ``a_i`` kept (the generator's
+   :meth:`~lkbench.models.EditableGenerator.swap_parts`; the background unit uses its
+   ``swap_background``). A group swaps all its members at once;
 3. ``D_i^u = mean over RGB of |I_i^u − G(a_i)|`` — an ``H×W`` map, images in [-1, 1] (▶ abs
    and channel mean);
 4. ``v_u`` = the concatenation of ``D_i^u`` over all pairs and pixels (▶ pooled over pairs);
@@ -51,7 +52,7 @@ from tqdm import tqdm
 
 from lkbench.errors import ConfigError, DataError
 from lkbench.finite import check_images_finite
-from lkbench.models import KeypointGenerator, Latents
+from lkbench.models import EditableGenerator, KeypointGenerator, Latents, edit_op
 
 from .latent_stream import paired_latent_batches
 
@@ -69,11 +70,12 @@ class Unit:
     def is_background(self) -> bool:
         return not self.parts
 
-    def edit(self, a: Latents, b: Latents) -> Latents:
-        """``a`` with this unit's embeddings taken from ``b`` (same number of rows)."""
-        from lkbench.trainers.latent_keypoint_gan.editing import swap_background, swap_parts
-
-        return swap_background(a, b) if self.is_background else swap_parts(a, b, self.parts)
+    def edit(self, a: Latents, b: Latents, generator: EditableGenerator) -> Latents:
+        """``a`` with this unit's embeddings taken from ``b`` (same number of rows), by the
+        generator's ``swap_background`` / ``swap_parts`` (UnsupportedEditError without it)."""
+        if self.is_background:
+            return edit_op(generator, "swap_background", "CPD")(a, b)
+        return edit_op(generator, "swap_parts", "CPD")(a, b, self.parts)
 
 
 @dataclass(frozen=True)
@@ -277,7 +279,8 @@ def make_units(num_parts: int, groups: Sequence[tuple[str, Sequence[int]]] = (),
 
 
 def difference_maps(render: Callable[[Latents], Tensor], a: Latents, b: Latents,
-                    units: Sequence[Unit], base: "Tensor | None" = None) -> Tensor:
+                    units: Sequence[Unit], base: "Tensor | None" = None, *,
+                    generator: EditableGenerator) -> Tensor:
     """``D^u = mean_RGB |render(edit_u(a, b)) − render(a)|`` for every unit.
 
     Args:
@@ -285,12 +288,13 @@ def difference_maps(render: Callable[[Latents], Tensor], a: Latents, b: Latents,
         a, b: the pairs' latents (``B`` rows each).
         units: what to swap.
         base: ``render(a)`` if already computed.
+        generator: whose edits swap the units (:class:`~lkbench.models.EditableGenerator`).
 
     Returns:
         float32 ``[U,B,H,W]``, values in [0, 2].
     """
     base = render(a) if base is None else base
-    return torch.stack([(render(u.edit(a, b)) - base).abs().mean(1) for u in units])
+    return torch.stack([(render(u.edit(a, b, generator)) - base).abs().mean(1) for u in units])
 
 
 def compute_cpd(generator: KeypointGenerator, cfg: CPDConfig, *, progress: bool = False,
@@ -298,7 +302,10 @@ def compute_cpd(generator: KeypointGenerator, cfg: CPDConfig, *, progress: bool 
     """Stream CPD over ``cfg.num_pairs`` pairs of ``generator`` (already on its device, eval).
 
     Args:
-        generator: a :class:`~lkbench.models.KeypointGenerator`.
+        generator: a :class:`~lkbench.models.KeypointGenerator` with the edits ``swap_parts``
+            and (with the background unit) ``swap_background`` of
+            :class:`~lkbench.models.EditableGenerator`; without them the first batch raises
+            :class:`~lkbench.models.UnsupportedEditError`.
         cfg: settings.
         progress: tqdm bar on stderr.
         on_batch: called with each batch's ``[U,B,H,W]`` difference maps (tests, analysis).
@@ -319,7 +326,7 @@ def compute_cpd(generator: KeypointGenerator, cfg: CPDConfig, *, progress: bool 
                leave=False)
     with torch.no_grad(), bar:
         for a, b in paired_latent_batches(generator, cfg.num_pairs, cfg.seed, cfg.batch_size):
-            d = difference_maps(render, a, b, units)
+            d = difference_maps(render, a, b, units, generator=generator)
             if on_batch is not None:
                 on_batch(d)
             stats.update(d.reshape(len(units), -1))

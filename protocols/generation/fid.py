@@ -44,7 +44,7 @@ from tqdm import tqdm
 from lkbench.atomic import atomic_write
 from lkbench.errors import ConfigError, DataError
 from lkbench.finite import check_features_finite, check_images_finite
-from lkbench.models import KeypointGenerator, Latents
+from lkbench.models import KeypointGenerator, Latents, edit_op
 from lkbench.plots import images_to_uint8
 
 from .frechet import FeatureStats
@@ -149,9 +149,10 @@ def image_features(images: Tensor, extractor: FeatureExtractor, mode: str,
 def interp_latent_batches(generator: KeypointGenerator, num: int, seed: int, batch_size: int
                           ) -> Iterator[Latents]:
     """FID_interp's ``prior`` latents: pairs ``(a_i, b_i)`` of full latents (seed ``seed``) and
-    ``λ_i ~ U(0,1)`` (seed ``seed + 1``, drawn up front), ``interpolate(a_i, b_i, λ_i)``."""
-    from lkbench.trainers.latent_keypoint_gan.editing import interpolate
-
+    ``λ_i ~ U(0,1)`` (seed ``seed + 1``, drawn up front), ``interpolate(a_i, b_i, λ_i)`` by the
+    generator's :meth:`~lkbench.models.EditableGenerator.interpolate` (a generator without it
+    raises :class:`~lkbench.models.UnsupportedEditError` at the first batch)."""
+    interpolate = edit_op(generator, "interpolate", "FID_interp")
     lam = torch.rand(num, generator=torch.Generator().manual_seed(int(seed) + 1),
                      dtype=torch.float64)
     i = 0

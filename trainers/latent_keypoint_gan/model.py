@@ -12,7 +12,7 @@ is a pure function of :class:`~lkbench.models.Latents` (``editing.py``).
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +22,7 @@ from lkbench.config import from_dict
 from lkbench.errors import DataError
 from lkbench.models import Generated, Latents
 
+from . import editing
 from .conditioning import Conditioning, ConditionedConv
 from .config import LKGConfig
 from .heatmaps import background_heatmap, part_heatmaps
@@ -85,7 +86,8 @@ class SPADEResBlock(nn.Module):
 
 
 class LatentKeypointGenerator(nn.Module):
-    """The LatentKeypointGAN generator; implements :class:`lkbench.models.KeypointGenerator`.
+    """The LatentKeypointGAN generator; implements :class:`lkbench.models.EditableGenerator`
+    (a :class:`~lkbench.models.KeypointGenerator` with the protocols' latent edits).
 
     Args:
         cfg: an :class:`LKGConfig` (or the dict of one, as checkpoints store it).
@@ -171,6 +173,19 @@ class LatentKeypointGenerator(nn.Module):
     def forward(self, z_pose: Tensor, z_app: Tensor, z_bg: Tensor) -> Tensor:
         """``render(map(z)).images``."""
         return self.render(self.map(z_pose, z_app, z_bg)).images
+
+    # -- edits (lkbench.models.EditableGenerator; the protocols reach editing.py this way) ---
+    def swap_parts(self, latents: Latents, donor: Latents, parts: Sequence[int]) -> Latents:
+        """:func:`.editing.swap_parts`."""
+        return editing.swap_parts(latents, donor, parts)
+
+    def swap_background(self, latents: Latents, donor: Latents) -> Latents:
+        """:func:`.editing.swap_background`."""
+        return editing.swap_background(latents, donor)
+
+    def interpolate(self, a: Latents, b: Latents, t: float) -> Latents:
+        """:func:`.editing.interpolate`."""
+        return editing.interpolate(a, b, t)
 
     def _check_latents(self, lat: Latents) -> None:
         b, k = lat.keypoints.shape[:2]

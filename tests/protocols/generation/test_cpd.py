@@ -144,3 +144,23 @@ def test_cpd_command_writes_record_and_heatmap(smoke_generator, tmp_path):
     bad = CliRunner().invoke(cli, ["cpd", "--checkpoint", str(smoke_generator),
                                    "--num-latents", "9", "--results", str(tmp_path)])
     assert bad.exit_code == 2 and "even" in bad.output
+
+
+def test_a_generator_without_the_swaps_is_told_which_edit_cpd_needs():
+    from lkbench.models import EditableGenerator, KeypointGenerator, UnsupportedEditError
+
+    g = _toys().RenderOnlyStripeGenerator(num_keypoints=3, image_size=8)
+    assert isinstance(g, KeypointGenerator) and not isinstance(g, EditableGenerator)
+    assert isinstance(_toys().StripeGenerator(), EditableGenerator)
+    with pytest.raises(UnsupportedEditError, match=r"CPD needs a generator with swap_parts; "
+                       r"RenderOnlyStripeGenerator has none\. .*swap_parts\(latents, donor, "
+                       r"parts\) -> Latents \(lkbench\.models\.EditableGenerator\)"):
+        _run(g)
+
+    class PartsOnly(_toys().RenderOnlyStripeGenerator):
+        swap_parts = _toys().StripeGenerator.swap_parts
+
+    with pytest.raises(UnsupportedEditError, match="CPD needs a generator with swap_background; "
+                       "PartsOnly has none"):
+        _run(PartsOnly())
+    assert _run(PartsOnly(), background=False)[0].num_pairs == 20

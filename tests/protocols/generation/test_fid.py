@@ -175,6 +175,28 @@ def test_interp_latents_are_lerps_with_one_lambda_per_pair(smoke_generator):
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
+def test_fid_interp_tells_a_generator_without_interpolate_what_it_needs():
+    import importlib.util
+    from pathlib import Path
+
+    from lkbench.models import UnsupportedEditError
+
+    spec = importlib.util.spec_from_file_location(
+        "lkbench_test_toy_generators_fid", Path(__file__).with_name("toy_generators.py"))
+    toys = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(toys)
+    plain, editable = toys.RenderOnlyStripeGenerator(), toys.StripeGenerator()
+    with pytest.raises(UnsupportedEditError, match=r"FID_interp needs a generator with "
+                       r"interpolate; RenderOnlyStripeGenerator has none\..*interpolate\(a, b, t\)"):
+        next(interp_latent_batches(plain, 4, 0, 4))
+    assert len(next(interp_latent_batches(editable, 4, 0, 4))) == 4
+    ext = build_extractor("random-conv", "clean", torch.device("cpu"))
+    plain.image_size = editable.image_size = 32  # FID without interp needs no edits
+    stats = generator_stats(plain, ext, "clean", 4, seed=0, batch_size=4,
+                            device=torch.device("cpu"))
+    assert stats.n == 4
+
+
 def test_reference_cache_is_reused_and_half_written_files_are_never_read(monkeypatch, tmp_path):
     ext = build_extractor("random-conv", "clean", torch.device("cpu"))
     cfg = FIDConfig(dataset="synthetic", split="test", num_ref=12, batch_size=5, device="cpu")

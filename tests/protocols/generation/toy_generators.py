@@ -1,13 +1,18 @@
 """Tiny keypoint generators with known behaviour, for the CPD and FID tests."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 
 from lkbench.models import Generated, Latents
+from lkbench.trainers.latent_keypoint_gan import editing
 
 
-class StripeGenerator(torch.nn.Module):
-    """Part ``k`` paints column stripe ``k`` of an ``R×R`` image with ``tanh`` of its embedding;
+class RenderOnlyStripeGenerator(torch.nn.Module):
+    """A :class:`lkbench.models.KeypointGenerator` without edits.
+
+    Part ``k`` paints column stripe ``k`` of an ``R×R`` image with ``tanh`` of its embedding;
     the background paints the last stripe. With ``shared=True`` a sample's parts and background
     all carry the same embedding value ``e`` and the whole image shows ``tanh`` of the mean of all
     embeddings, so swapping any one of them (``e_a → e_b``) gives the same image: every edit
@@ -45,3 +50,17 @@ class StripeGenerator(torch.nn.Module):
             for j in range(k + 1):
                 img[:, :, :, j * w:(j + 1) * w] = values[:, j, None, None, None]
         return Generated(images=img, keypoints=lat.keypoints)
+
+
+class StripeGenerator(RenderOnlyStripeGenerator):
+    """:class:`RenderOnlyStripeGenerator` with the latent edits of
+    :class:`lkbench.models.EditableGenerator` (LatentKeypointGAN's, which work on any latents)."""
+
+    def swap_parts(self, latents: Latents, donor: Latents, parts: Sequence[int]) -> Latents:
+        return editing.swap_parts(latents, donor, parts)
+
+    def swap_background(self, latents: Latents, donor: Latents) -> Latents:
+        return editing.swap_background(latents, donor)
+
+    def interpolate(self, a: Latents, b: Latents, t: float) -> Latents:
+        return editing.interpolate(a, b, t)
