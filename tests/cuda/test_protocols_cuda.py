@@ -151,9 +151,10 @@ def test_cpd_difference_maps_and_value_agree_with_the_cpu(generators, device):
     stats = {"cpu": CorrelationStats(len(units)), "dev": CorrelationStats(len(units))}
     with torch.no_grad():
         for a, b in paired_latent_batches(g_cpu, 40, 0, 20):      # the same latents for both
-            d_cpu = difference_maps(lambda lat: g_cpu.render(lat).images.float(), a, b, units)
+            d_cpu = difference_maps(lambda lat: g_cpu.render(lat).images.float(), a, b, units,
+                                    generator=g_cpu)
             d_dev = difference_maps(lambda lat: g_dev.render(lat).images.float(),
-                                    _to(a, device), _to(b, device), units)
+                                    _to(a, device), _to(b, device), units, generator=g_dev)
             assert d_dev.device.type == device.type
             torch.testing.assert_close(d_dev.cpu(), d_cpu, rtol=0, atol=1e-5)
             stats["cpu"].update(d_cpu.reshape(len(units), -1))
