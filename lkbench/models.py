@@ -1,4 +1,4 @@
-"""The model-side interfaces of architecture.md and the model registry.
+"""The model-side interfaces of docs/architecture.md and the model registry.
 
 Protocols reach models only through this module: :class:`KeypointGenerator` (sample and
 render :class:`Latents`), the optional :class:`EditableGenerator` (the latent edits CPD and

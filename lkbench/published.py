@@ -1,4 +1,4 @@
-"""Published numbers (spec ``protocols.md`` §4), read from ``lkbench/published.csv``.
+"""Published numbers (``docs/protocols.md`` §4), read from ``lkbench/published.csv``.
 
 The table ships inside the package (package data, read through :mod:`importlib.resources`), so
 an installed lkbench has it; the repository's ``results/published.csv`` is a link to that one

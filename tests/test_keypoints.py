@@ -1,4 +1,4 @@
-"""Hand-worked checks of THE coordinate convention (architecture.md)."""
+"""Hand-worked checks of THE coordinate convention (docs/architecture.md)."""
 import numpy as np
 import pytest
 import torch

@@ -80,7 +80,7 @@ def check_keypoints(dataset: str, num_keypoints: int) -> None:
     """Refuse a K that the published numbers of ``dataset``'s benchmark never use.
 
     A generator trained with another K cannot be compared with the published rows of that
-    benchmark (spec ``protocols.md`` §1), so training it is almost always a mistake.
+    benchmark (``docs/protocols.md`` §1), so training it is almost always a mistake.
     """
     from lkbench.protocols.landmarks.benchmarks import BENCHMARKS
 

@@ -1,4 +1,4 @@
-"""``lkbench edit``: apply the editing operations of spec ``models.md`` §1.12 to samples of a
+"""``lkbench edit``: apply the editing operations of ``docs/models.md`` §1.12 to samples of a
 trained generator and draw the results as a labelled grid.
 
 Importing this module, or showing the command's help, does not import torch (the ops the help

@@ -4,7 +4,7 @@ A dataset object is one *split* of one dataset at one image size. It is a map-st
 :class:`LandmarkSample` (usable directly with ``torch.utils.data.DataLoader``) plus a batched
 accessor, :meth:`LandmarkSet.batch`, which is what trainers and protocols call.
 
-Conventions (see :mod:`lkbench.keypoints` and ``architecture.md``):
+Conventions (see :mod:`lkbench.keypoints` and ``docs/architecture.md``):
 
 * images: float32 ``[3,H,W]`` (batched ``[N,3,H,W]``), RGB, range ``[-1, 1]``;
 * keypoints: float32 ``[L,2]`` (batched ``[N,L,2]``), ``(x, y) = (column, row)`` normalised to

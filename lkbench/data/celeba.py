@@ -14,7 +14,7 @@ and arrange them as the releases ship them, under ``<data root>/celeba/``::
       Eval/list_eval_partition.txt          0/1/2 = train/val/test
       MAFL/training.txt, MAFL/testing.txt   19 000 / 1 000 image names
 
-Annotations (spec ``protocols.md`` §1.1–1.2): ``<name> x y …`` integer pixels of the image the
+Annotations (``docs/protocols.md`` §1.1–1.2): ``<name> x y …`` integer pixels of the image the
 list belongs to, x = column, y = row, read as 0-based pixel centres and converted with
 :func:`lkbench.keypoints.from_pixels` (a CelebA image is ``(H, W)``; the files never say which
 origin they use — a half-pixel shift that the inter-ocular error does not see).
@@ -26,7 +26,7 @@ MAFL testing. Landmarks: ``left_eye, right_eye, nose, left_mouth, right_mouth`` 
 ``celeba-wild`` preprocessing (GANSeg ``celeba_wild_preprocess.py``): every split drops images
 whose face box covers less than 30 % of the image (``w·h < 0.3·H·W``); the whole image is
 resized to ``R×R`` (bilinear, aspect ratio not kept). ``compat="alk-swap"`` reproduces
-AutoLink's bug that scales columns by ``1/H`` and rows by ``1/W`` (spec §1.1); default
+AutoLink's bug that scales columns by ``1/H`` and rows by ``1/W`` (docs/protocols.md §1.1); default
 ``"none"`` is the correct scaling.
 
 ``celeba-aligned`` preprocessing: ``crop="imm"`` (default; IMM: resize 178×218 to 160×160 and

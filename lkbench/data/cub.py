@@ -11,13 +11,13 @@ folder's README), and place them under ``<data root>/cub-aligned/``::
       images/train/00181.png …     300×300 aligned crops, birds facing left
       images/test/00179.png …
 
-Conversion (spec ``protocols.md`` §1.3): ``[..., 0]`` = x (column), ``[..., 1]`` = y (row),
+Conversion (``docs/protocols.md`` §1.3): ``[..., 0]`` = x (column), ``[..., 1]`` = y (row),
 both in the protocols' ``[0, 1]`` frame → :func:`lkbench.keypoints.from_unit`; visibility 0
 gives ``visible = False`` and a NaN keypoint (the file holds a placeholder there). The whole
 300×300 image is resized to ``R×R`` (bilinear). Splits: ``train`` (GAN images) = ``fit`` =
 ``train.csv``; ``test`` = ``test.csv``.
 
-The CMR-split variants (``cub-001``/``002``/``003``/``cub-all``, spec §1.4) read CUB-200-2011
+The CMR-split variants (``cub-001``/``002``/``003``/``cub-all``, docs/protocols.md §1.4) read CUB-200-2011
 and CMR's ``.mat`` caches: :mod:`lkbench.data.cub_cmr`.
 """
 from __future__ import annotations

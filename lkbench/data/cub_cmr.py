@@ -11,14 +11,14 @@ under ``<data root>/cub/``::
 
 Each ``.mat`` holds a struct array ``images`` with ``rel_path`` (under ``images/``),
 ``bbox.{x1,y1,x2,y2}`` and ``parts`` (3×15: x, y, visible) in **1-based** pixels (spec
-``protocols.md`` §1.4). Conversion: subtract 1, then :func:`lkbench.keypoints.from_pixels`
+``docs/protocols.md`` §1.4). Conversion: subtract 1, then :func:`lkbench.keypoints.from_pixels`
 relative to the crop box; invisible parts are ``visible = False`` and NaN.
 
 Splits: ``fit`` = ``train`` (GAN images) = CMR train, ``test`` = CMR test; ``cub-00c`` keeps the
 entries whose ``rel_path`` starts with class ``c`` (StableKeypoints' construction; AutoLink's
-``cub_three.h5`` builder is not released, so its variant cannot be rebuilt — spec §6.3).
+``cub_three.h5`` builder is not released, so its variant cannot be rebuilt — docs/protocols.md §6, item 3).
 
-Crop (``crop="cmr"``, the only one implemented; spec §1.4 lists AutoLink's trimmed variant as
+Crop (``crop="cmr"``, the only one implemented; docs/protocols.md §1.4 lists AutoLink's trimmed variant as
 an open alternative): CMR's test-time box — bbox made 0-based, padded by 5 % of its width /
 height on each side, rounded to integer pixels and grown symmetrically to a square of side
 ``max(w, h)`` (CMR ``image_utils.peturb_bbox`` with no jitter, then ``square_bbox``); pixels

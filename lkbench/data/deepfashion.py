@@ -11,10 +11,10 @@ under ``<data root>/deepfashion/``::
       data_train.json, data_test.json   per row: image_path, keypoints 17×[x, y] px, …
       images/WOMEN/Dresses/id_00005746/06_1_front.jpg …   (``Img/img`` of In-shop)
 
-⚠ ``data_train.json`` is missing from the public Lorenz release (spec ``protocols.md`` §5); the
+⚠ ``data_train.json`` is missing from the public Lorenz release (``docs/protocols.md`` §5); the
 ``fit`` split needs it (the ``train`` and ``test`` splits do not).
 
-Conversion (spec §1.6): keypoints are (x, y) pixels of the 256×256 image (COCO-17 order), read
+Conversion (docs/protocols.md §1.6): keypoints are (x, y) pixels of the 256×256 image (COCO-17 order), read
 with :func:`lkbench.keypoints.from_pixels` at 256; all 17 count as visible (values slightly
 outside the image occur and are kept). The whole image is resized to ``R×R`` (bilinear).
 Splits: ``train`` (GAN images) = ``data_train.csv``; ``fit`` = ``data_train.json``; ``test`` =

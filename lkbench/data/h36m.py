@@ -9,7 +9,7 @@ links it) and extract it under ``<data root>/h36m/``::
       S1/Landmarks/Directions 1.54138969/0.mat, …               ``keypoints_2d`` (32, 2)
       S5/ S6/ S7/ S8/ S9/ S11/                                   same layout
 
-Annotations (spec ``protocols.md`` §1.7): one MATLAB file per frame whose variable
+Annotations (``docs/protocols.md`` §1.7): one MATLAB file per frame whose variable
 ``keypoints_2d`` holds 32 (x, y) joints in normalised image coordinates ([0, 1], top-left
 origin; KeypointGAN multiplies by 128 and swaps to (row, col)). Conversion:
 :func:`lkbench.keypoints.from_unit`; every joint is visible. Joint order, names and left/right
@@ -25,11 +25,11 @@ order; a sequence's frames are its ``<n>.mat`` files in numeric order. Splits (K
   (keypoints only);
 * ``fit`` — every training frame (the regression fit, AutoLink ``h36m.py``);
 * ``test`` — every frame of subject 11 (stride 1), each with its activity label
-  (:attr:`Human36MSimplified.activities`, for the activity mean of spec §1.7).
+  (:attr:`Human36MSimplified.activities`, for the activity mean of docs/protocols.md §1.7).
 
 Preprocessing: ``background="masked"`` (default; KeypointGAN and StableKeypoints multiply each
 frame by its ``BackgroudMask`` PNG, read as ``[0, 1]``) or ``"keep"`` (AutoLink's ``h36m``
-variant with background; spec §1.7 ⚠ says which variant AutoLink's number used is not stated).
+variant with background; docs/protocols.md §1.7 ⚠ says which variant AutoLink's number used is not stated).
 Frames are resized from 128 to ``R`` (bilinear). The index cache is keyed by the names, sizes
 and modification times of the per-frame files (there are too many to hash their bytes).
 """
@@ -63,7 +63,7 @@ H36M_32 = KeypointMeta(
            (25, 13), (26, 25), (27, 26), (29, 27), (30, 27)),
 )
 """The 32 joints of Simplified Human3.6M (KeypointGAN ``human36m_skeleton.py`` indices and
-links; left/right pairs from its ``l_``/``r_`` names, spec §1.7)."""
+links; left/right pairs from its ``l_``/``r_`` names, docs/protocols.md §1.7)."""
 
 WHERE = ("Zhang et al.'s Simplified Human3.6M release human_images.tar.gz (linked from the "
          "KeypointGAN README, github tomasjakab/keypointgan), extracted so that S1/ … S11/ lie "

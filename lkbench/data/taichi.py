@@ -12,7 +12,7 @@ Place them under ``<data root>/taichi/``::
       landmarks/taichi_test_gt.pkl
       train/<video>/<frame>.png …                 unlabelled GAN frames (split ``train``)
 
-Landmark files (spec ``protocols.md`` §1.5) are pandas pickles with columns ``file_name``,
+Landmark files (``docs/protocols.md`` §1.5) are pandas pickles with columns ``file_name``,
 ``frame_number``, ``value`` = float (18, 2) **(x, y)** pixels of the 256 frame; a missing joint
 is ``(−1, −1)``. Conversion: :func:`lkbench.keypoints.from_pixels` at 256 (so
 ``to_pixels(kp, 256)`` returns the file's values exactly); a joint with a −1 coordinate is

@@ -12,7 +12,7 @@ Download the 300-W images with their annotations (iBUG, https://ibug.doc.ic.ac.u
       lfpw/testset/…                                    224         (test, common)
       ibug/image_003_1.jpg, .pts …                      135         (test, challenging)
 
-Each ``.pts`` (spec ``protocols.md`` §1.8) reads ``version: 1``, ``n_points:  68``, ``{``, 68
+Each ``.pts`` (``docs/protocols.md`` §1.8) reads ``version: 1``, ``n_points:  68``, ``{``, 68
 lines ``x y`` (float pixels, 1-based by the common reading), ``}``; the image is the file of the
 same stem with suffix ``.jpg``, ``.png`` or ``.jpeg``. Conversion: subtract 1, then
 :func:`lkbench.keypoints.from_pixels` relative to the crop box; all 68 points are visible.

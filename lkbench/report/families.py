@@ -329,7 +329,7 @@ SOURCES: Mapping[str, str] = MappingProxyType({
     "GSG log": "GANSeg code's training logs, github xingzhehe/GANSeg @a3f5078 (log/*)",
     "ULD README table": "README table of github touranisatyajit/cvpr2025-uld-headpose",
 })
-"""What each source key of ``published.csv`` refers to (spec ``protocols.md`` §0 and §4)."""
+"""What each source key of ``published.csv`` refers to (``docs/protocols.md`` §0 and §4)."""
 
 
 def source_keys(source: str) -> list[str]:

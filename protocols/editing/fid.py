@@ -1,4 +1,4 @@
-"""FID of attribute edits against real target-domain images (spec ``models.md`` §3.4, [L2Mo]).
+"""FID of attribute edits against real target-domain images (``docs/models.md`` §3.4, [L2Mo]).
 
 One Fréchet distance per translation task (edits whose target is ``t`` against real images of
 the dataset whose label is ``t``), averaged over the tasks. Features come from the FID module

@@ -1,4 +1,4 @@
-"""The binary attribute classifier that judges attribute edits (spec ``models.md`` §3.4).
+"""The binary attribute classifier that judges attribute edits (``docs/models.md`` §3.4).
 
 "Attribute accuracy" is the share of edited images that a classifier trained on *real* labelled
 images assigns to the target attribute. Neither L2M-GAN release ships its classifier, so lkbench

@@ -1,4 +1,4 @@
-"""Attribute-edit metrics (spec ``models.md`` §3.4), as pure functions of tensors.
+"""Attribute-edit metrics (``docs/models.md`` §3.4), as pure functions of tensors.
 
 An *attribute editor* maps source images ``x`` with binary labels ``y`` to edits ``x̃`` that
 should show ``1 − y`` and change nothing else. Given a classifier ``C`` (probability that the

@@ -1,4 +1,4 @@
-"""CPD, correlation-based part disentanglement (spec ``protocols.md`` §3.3; LKG extended abstract
+"""CPD, correlation-based part disentanglement (``docs/protocols.md`` §3.3; LKG extended abstract
 Table 2 and its Fig. 3 caption).
 
 Definition (the implementable form of the spec; ▶ marks lkbench's choices where the paper is

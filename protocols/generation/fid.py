@@ -1,4 +1,4 @@
-"""FID and FID_interp through clean-fid (spec ``protocols.md`` §3.1–3.2).
+"""FID and FID_interp through clean-fid (``docs/protocols.md`` §3.1–3.2).
 
 Pipeline, images straight from the generator (no PNG round trip):
 

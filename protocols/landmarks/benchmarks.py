@@ -1,4 +1,4 @@
-"""The landmark benchmarks lkbench scores, as data (spec ``protocols.md`` §1), and the one call
+"""The landmark benchmarks lkbench scores, as data (``docs/protocols.md`` §1), and the one call
 that adds one.
 
 A :class:`BenchmarkSpec` holds everything lkbench needs to know about a benchmark:

@@ -5,7 +5,7 @@ Layers as everywhere in lkbench (:mod:`lkbench.config`): dataclass defaults < ``
 (pairs and optimiser), ``[data]`` (the benchmark dataset's options, e.g. ``--set
 data.compat=alk-swap``) and top-level keys.
 
-* defaults: spec ``protocols.md`` §2 ▶ — GANSeg's budget (64 000 fresh pairs per epoch × 10
+* defaults: ``docs/protocols.md`` §2 ▶ — GANSeg's budget (64 000 fresh pairs per epoch × 10
   epochs, batch 64, Adam 3e-4) with lkbench's ``compact`` heatmap detector; meant for a GPU.
 * ``smoke``: seconds on a CPU (tests): a tiny detector on 128 pairs.
 * ``demo``: the synthetic benchmark on a 2-core CPU in a few minutes (``benchmarks/

@@ -1,6 +1,6 @@
 """The landmark detector of the GAN-based detection protocol, and its training.
 
-Spec ``protocols.md`` §2. A keypoint generator renders images *and* the keypoints it put its
+``docs/protocols.md`` §2. A keypoint generator renders images *and* the keypoints it put its
 parts at; a detector trained on those pairs is then run on real images, and its detections are
 regressed onto the annotated landmarks (:mod:`lkbench.protocols.landmarks.run_detect`).
 

@@ -1,4 +1,4 @@
-"""Error formulas of spec ``protocols.md`` §1: the number each benchmark reports, computed from
+"""Error formulas of ``docs/protocols.md`` §1: the number each benchmark reports, computed from
 regressed landmarks and the ground truth (IOD error, visible L2, Taichi MAE sum, PCK, the
 left/right-invariant H3.6M error), registered in :data:`ERRORS` with their normalisers
 (:data:`NORMALISERS`) and H3.6M aggregations (:data:`AGGREGATIONS`).

@@ -1,4 +1,4 @@
-"""Regression variants of spec ``protocols.md`` §0.1: how detected keypoints are mapped onto a
+"""Regression variants of ``docs/protocols.md`` §0.1: how detected keypoints are mapped onto a
 benchmark's annotated landmarks (R-JOINT, R-VIS, R-COORD, R-H36M with its left/right swap, none).
 
 Every variant is a pure function of float64 arrays already in the regression frame (see

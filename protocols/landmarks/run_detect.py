@@ -1,4 +1,4 @@
-"""The GAN-based landmark detection protocol end to end (spec ``protocols.md`` §2, §1, §0.1).
+"""The GAN-based landmark detection protocol end to end (``docs/protocols.md`` §2, §1, §0.1).
 
 :func:`run_detect` — generated pairs → detector → predictions on the benchmark's real fit and
 test images → regression → error, next to the baselines of :mod:`~lkbench.protocols.landmarks.baselines`:

@@ -1,7 +1,7 @@
 """Least-squares solvers for the landmark regressions: ``exact`` (lkbench) and ``alk`` (the
 published AutoLink/GANSeg arithmetic).
 
-Spec ``protocols.md`` §0.1: the regressions solve ``β = argmin ‖Xβ − Y‖_F``. lkbench solves them
+``docs/protocols.md`` §0.1: the regressions solve ``β = argmin ‖Xβ − Y‖_F``. lkbench solves them
 exactly (float64 :func:`numpy.linalg.lstsq`, minimum-norm solution when rank-deficient). The code
 behind the published numbers (ALK ``datasets/*.py`` ``regress_kp``, GSG ``test_seg.py``) instead
 evaluates the float32 normal equations with a matrix inverse,

@@ -1,4 +1,4 @@
-"""LatentKeypointGAN editing (spec models.md §1.12): exact no-ops, removal as a zeroed heatmap,
+"""LatentKeypointGAN editing (docs/models.md §1.12): exact no-ops, removal as a zeroed heatmap,
 locality of moves and part swaps, adding parts, bad input, and the ``lkbench edit`` command.
 
 Everything runs on a smoke checkpoint (32 px, K = 4, 4 training steps) in eval mode, float32.

@@ -1,4 +1,4 @@
-"""LatentKeypointGAN at smoke scale (spec ``models.md`` §1, §4.1): shapes, parameter counts,
+"""LatentKeypointGAN at smoke scale (``docs/models.md`` §1, §4.1): shapes, parameter counts,
 factorised == literal conditioning, the subnormal guard, determinism, one optimisation step,
 losses and penalties against hand formulas, minibatch stddev, checkpoint round trip."""
 from __future__ import annotations
@@ -131,7 +131,7 @@ def test_smoke_parameter_counts_match_spec():
     g, d = make_g(), build_discriminator(SMOKE)
     assert n_params(g) == 174_644
     assert n_params(d) == 57_937
-    # the breakdown of spec §4.1
+    # the breakdown of docs/models.md §4.1
     assert sum(n_params(m) for m in (g.kp_mlp, g.app_mlp, g.bg_mlp)) == 3_128
     assert g.w_const.numel() == 32 and g.const.numel() == 512
     assert n_params(g.blocks) == 170_672

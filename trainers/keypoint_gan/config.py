@@ -1,4 +1,4 @@
-"""KeypointGAN configs (spec ``models.md`` §2, §4.2): architecture, losses, optimisation, data.
+"""KeypointGAN configs (``docs/models.md`` §2, §4.2): architecture, losses, optimisation, data.
 
 ``KGConfig`` is what a checkpoint stores to rebuild the model (``MODELS["keypoint-gan"]``);
 the other tables only steer training. Every open choice of the spec is a field here.
@@ -70,12 +70,12 @@ class KGConfig:
 
 @dataclass(frozen=True)
 class KGLossConfig:
-    """Loss terms and weights (spec §2.6, §2.8).
+    """Loss terms and weights (docs/models.md §2.6, §2.8).
 
     Attributes:
         perceptual: ``vgg19`` (spec) or ``vgg16`` with ImageNet weights from ``vgg_weights``;
             without weights ``random-vgg`` (same VGG-19 layers, frozen random init),
-            ``tiny-random`` (a frozen random 3-stage CNN, spec §4.2) or ``l1`` (pixels). The
+            ``tiny-random`` (a frozen random 3-stage CNN, docs/models.md §4.2) or ``l1`` (pixels). The
             choice is written to the run config and travels into every result record.
         vgg_weights: torchvision VGG state dict (``.pth``) for ``vgg16``/``vgg19``, or
             ``download`` to let torchvision fetch it (online only).
@@ -117,7 +117,7 @@ class KGLossConfig:
 
 @dataclass(frozen=True)
 class KGOptimConfig:
-    """Optimisation (spec §2.8): three Adams (Φ+Ψ, D, η), constant learning rate by default.
+    """Optimisation (docs/models.md §2.8): three Adams (Φ+Ψ, D, η), constant learning rate by default.
 
     Attributes:
         lr: learning rate of the Φ+Ψ and discriminator optimisers.
@@ -169,7 +169,7 @@ class KGDataConfig(TrainDataConfig):
             (``LandmarkSet.pairs``; an error without them), ``frames+tps`` (frame pairs with
             the appearance frame also TPS-warped, [KG]'s ``--tps`` on videos: for pairs whose
             pose barely changes) or ``tps`` (appearance image = a random thin-plate-spline warp
-            of the target, spec §2.9).
+            of the target, docs/models.md §2.9).
         prior_split: split whose landmark sets form the pose prior; must be disjoint from the
             training images (synthetic: ``prior``).
         prior_size: use the first N prior poses (Table 5: 5000 / 500 / 50); 0 = all.

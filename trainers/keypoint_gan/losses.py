@@ -1,4 +1,4 @@
-"""Least-squares GAN terms and the discriminator's history pool (spec ``models.md`` §2.7).
+"""Least-squares GAN terms and the discriminator's history pool (``docs/models.md`` §2.7).
 
 Pure functions of discriminator outputs, plus :class:`ImagePool` whose contents are buffers
 (saved in checkpoints, so a resumed run draws the same fakes).

@@ -24,7 +24,7 @@ MODEL_NAME = "keypoint-gan"
 
 
 class KeypointGAN(nn.Module):
-    """Φ, η, β and Ψ of one variant (spec §2.1).
+    """Φ, η, β and Ψ of one variant (docs/models.md §2.1).
 
     Attributes:
         num_keypoints: ``K``; image_size: ``R`` (inputs to :meth:`predict` must be ``R×R``).

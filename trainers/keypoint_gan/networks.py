@@ -1,4 +1,4 @@
-"""KeypointGAN's networks (spec ``models.md`` §2.2, §2.4, §2.5, §2.7) at base width ``b``.
+"""KeypointGAN's networks (``docs/models.md`` §2.2, §2.4, §2.5, §2.7) at base width ``b``.
 
 Shapes at ``R`` = image side, ``K`` keypoints::
 
@@ -35,7 +35,7 @@ class _Upsample(nn.Module):
 
 
 class PoseEncoder(nn.Module):
-    """Φ: the 4-level skip U-Net ``SkipNipsGenerator`` of spec §2.2; image → skeleton image.
+    """Φ: the 4-level skip U-Net ``SkipNipsGenerator`` of docs/models.md §2.2; image → skeleton image.
 
     1×1 convs are plain (no bias, norm or activation); the output conv has a bias.
     """
@@ -110,7 +110,7 @@ def soft_argmax(maps: Tensor) -> Tensor:
 
 
 class Regressor(nn.Module):
-    """η: skeleton image ``[B,1,R,R]`` → keypoints ``[B,K,2]`` (spec §2.4)."""
+    """η: skeleton image ``[B,1,R,R]`` → keypoints ``[B,K,2]`` (docs/models.md §2.4)."""
 
     def __init__(self, num_keypoints: int, width: int = 32):
         super().__init__()
@@ -121,7 +121,7 @@ class Regressor(nn.Module):
 
 
 class CondGenerator(nn.Module):
-    """Ψ (``CondNipsGenerator``, spec §2.5): skeleton (+ appearance image) → image.
+    """Ψ (``CondNipsGenerator``, docs/models.md §2.5): skeleton (+ appearance image) → image.
 
     With ``conditional=False`` (the CycleGAN variants) the appearance encoder is absent and the
     decoder sees the skeleton code alone.
@@ -151,7 +151,7 @@ class CondGenerator(nn.Module):
 
 
 class NLayerDiscriminator(nn.Module):
-    """PatchGAN (spec §2.7): conv4/s2 + LReLU, (n−1)× conv4/s2 + IN + LReLU, conv4/s1 + IN +
+    """PatchGAN (docs/models.md §2.7): conv4/s2 + LReLU, (n−1)× conv4/s2 + IN + LReLU, conv4/s1 + IN +
     LReLU, conv4/s1 → 1. InstanceNorm without affine, biased convs."""
 
     def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3):
@@ -202,7 +202,7 @@ class MultiScaleDiscriminator(nn.Module):
 
 
 def init_weights(module: nn.Module) -> None:
-    """[KG]'s init (spec §2.8): conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0.
+    """[KG]'s init (docs/models.md §2.8): conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0.
 
     Uses torch's global RNG (the shared loop seeds it around model construction).
     """

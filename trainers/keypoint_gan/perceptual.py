@@ -1,4 +1,4 @@
-"""Perceptual loss Γ of KeypointGAN (spec ``models.md`` §2.6) and its weight-free alternatives.
+"""Perceptual loss Γ of KeypointGAN (``docs/models.md`` §2.6) and its weight-free alternatives.
 
 ``PERCEPTUAL_NETS`` maps the ``loss.perceptual`` choice to a feature-extractor factory:
 
@@ -7,7 +7,7 @@
   Features: input pixels, conv1_2, conv2_2, conv3_2, conv4_2, conv5_2 (6 terms), ReLU'd unless
   ``vgg_relu = false``. Inputs go from [-1,1] to [0,1] and torchvision's mean/std.
 * ``random-vgg``: the same VGG-19 layers with a frozen random init (seeded; no weights needed).
-* ``tiny-random``: a frozen random 3-stage CNN (spec §4.2) — pixels + 3 feature maps.
+* ``tiny-random``: a frozen random 3-stage CNN (docs/models.md §4.2) — pixels + 3 feature maps.
 * ``l1``: mean absolute pixel error (one term, no normalisation).
 
 Each feature term is an MSE divided by its own running mean (EMA, initialised to the first

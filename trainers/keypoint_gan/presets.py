@@ -1,6 +1,6 @@
 """Named starting points for ``lkbench train --model keypoint-gan --preset NAME``.
 
-* ``smoke``: spec ``models.md`` §4.2 — 32 px, K = 5 (the synthetic landmarks and their 6-edge
+* ``smoke``: ``docs/models.md`` §4.2 — 32 px, K = 5 (the synthetic landmarks and their 6-edge
   skeleton), b = 8, a 2-scale × 2-layer pose discriminator with ndf 8, the ``tiny-random``
   perceptual net, batch 4, pool 4; 2 η pre-training steps + 2 main steps (seconds on a CPU).
 * ``demo``: the built-in synthetic faces with video pairs (difficulty ``pose``: ``easy``'s
@@ -13,7 +13,7 @@
   reconstruction's); 300 η + 6 500 main steps, learning rates decayed over the last 2 000; ~0.25–0.7 s per main
   step on one shared core. The shipped ``keypoint-gan-demo`` encoder is this preset's run.
 * ``paper-h36m`` (Simplified Human3.6M) / ``paper-300w``: the released settings
-  (spec §2.2–2.9: 128 px, b = 32, 3-scale PatchGAN, VGG-19 perceptual loss — needs
+  (docs/models.md §2.2–2.9: 128 px, b = 32, 3-scale PatchGAN, VGG-19 perceptual loss — needs
   ``--vgg-weights``, batch 16, Adam 2e-4 (0.5, 0.999), η pre-trained 580 k iterations as the
   released human regressor, then 200 k main iterations [L]); K = 32 (Simplified Human3.6M,
   frame pairs) and K = 68 (300-W, TPS pairs). GPU runs; the datasets must be installed.

@@ -1,4 +1,4 @@
-"""The skeleton renderer β: keypoints → skeleton image (spec ``models.md`` §2.3).
+"""The skeleton renderer β: keypoints → skeleton image (``docs/models.md`` §2.3).
 
 For edges ``E`` (keypoint index pairs) and keypoints ``p`` (x, y) in [-1, 1], at the centre
 ``u`` of every pixel of the ``R×R`` grid (pixel i's centre at ``(2i + 1)/R − 1``, the project

@@ -1,4 +1,4 @@
-"""Random thin-plate-spline warps for image-only datasets (spec ``models.md`` §2.9).
+"""Random thin-plate-spline warps for image-only datasets (``docs/models.md`` §2.9).
 
 [KG]'s ``TPSRandomSampler``: pad the image by ``R/2`` on each side (replicate), place ``g×g``
 control points on [-1,1]² of the padded image, move them by a random affine map (rotation

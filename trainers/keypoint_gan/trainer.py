@@ -1,4 +1,4 @@
-"""Training KeypointGAN with the shared loop (spec ``models.md`` §2.1, §2.4, §2.8).
+"""Training KeypointGAN with the shared loop (``docs/models.md`` §2.1, §2.4, §2.8).
 
 Steps ``0 … optim.regressor_pretrain_steps − 1`` pre-train η alone on rendered prior poses
 (``MSE(η(β(p̄)), p̄)``). Every later step does, in [KG]'s order:

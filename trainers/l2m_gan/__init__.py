@@ -1,4 +1,4 @@
-"""L2M-GAN-style attribute editing baseline (Yang et al. CVPR 2021; spec ``models.md`` §3).
+"""L2M-GAN-style attribute editing baseline (Yang et al. CVPR 2021; ``docs/models.md`` §3).
 
 Registered through entry points (``pyproject.toml``): ``MODELS["l2m-gan"]`` rebuilds the editor
 (generator, style encoder, latent manipulator) from a checkpoint, ``TRAINERS["l2m-gan"]``

@@ -1,4 +1,4 @@
-"""The L2M-GAN-style editor's architecture config (spec ``models.md`` §3, §3.5, §4.3).
+"""The L2M-GAN-style editor's architecture config (``docs/models.md`` §3, §3.5, §4.3).
 
 Stored in checkpoints as plain data; ``MODELS["l2m-gan"](asdict(cfg))`` rebuilds the editor
 (generator, style encoder and latent manipulator; the discriminator is training-only).

@@ -1,4 +1,4 @@
-"""L2M-GAN loss terms (spec ``models.md`` §3.2–3.3); pure functions of tensors.
+"""L2M-GAN loss terms (``docs/models.md`` §3.2–3.3); pure functions of tensors.
 
 Shapes: codes ``[B,S]``, logits ``[B]``, images ``[B,3,R,R]``. Every function returns a scalar.
 """
@@ -34,7 +34,7 @@ ORT_FORMS.add("elementwise", _elementwise)
 def orthogonality_loss(relevant: Tensor, transformed: Tensor, irrelevant: Tensor,
                        form: str = "cosine") -> Tensor:
     """``|⟨s_rel, s_irr⟩| + |⟨s̃_rel, s_irr⟩|``: both the source's and the edited relevant code
-    must be orthogonal to the irrelevant code (spec §3.2). 0 exactly when both are."""
+    must be orthogonal to the irrelevant code (docs/models.md §3.2). 0 exactly when both are."""
     fn = ORT_FORMS.get(form)
     return fn(relevant, irrelevant) + fn(transformed, irrelevant)
 

@@ -1,4 +1,4 @@
-"""StarGAN-v2-lite networks and the L2M latent manipulator (spec ``models.md`` §3.1–3.2, §3.5).
+"""StarGAN-v2-lite networks and the L2M latent manipulator (``docs/models.md`` §3.1–3.2, §3.5).
 
 Shapes (``B`` batch, ``R`` image side, ``S`` style size, ``Y`` domains):
 

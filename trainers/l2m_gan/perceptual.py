@@ -1,4 +1,4 @@
-"""Frozen feature networks Ψ for the perceptual (irrelevance-preservation) term, spec §3.3.
+"""Frozen feature networks Ψ for the perceptual (irrelevance-preservation) term, docs/models.md §3.3.
 
 :data:`PERCEPTUAL_NETS` maps a name to a builder ``fn(weights_path) -> nn.Module`` whose module
 maps images ``[B,3,R,R]`` in [-1, 1] to pooled features ``[B,C]``; every module is frozen

@@ -1,6 +1,6 @@
 """Named starting points for ``lkbench train --model l2m-gan --preset NAME``.
 
-* ``smoke``: spec ``models.md`` §4.3 (32 px, first width 8, max width 32, style 8, batch 4):
+* ``smoke``: ``docs/models.md`` §4.3 (32 px, first width 8, max width 32, style 8, batch 4):
   G 24 323, E 45 016, D 44 554, M+T 648 parameters; 4 steps in seconds on a CPU (tests).
 * ``demo``: ``dark_hair`` on the built-in synthetic faces of the ``edit`` difficulty (every
   face has hair, so the attribute recolours hair and brows on every face: about 150 of 1 024
@@ -11,7 +11,7 @@
   reference's choices it keeps PyTorch's default init, the flipped target (every step trains
   the edit, the better use of a short run) and the frozen ``tiny_random`` perceptual stand-in
   (no ImageNet weights needed; ResNet-18 would also cost most of a CPU step at 32 px).
-* ``paper-celeba-hq``: spec §3.3 (256 px, StarGAN v2 widths 64–512, style 64, batch 8, Adam
+* ``paper-celeba-hq``: docs/models.md §3.3 (256 px, StarGAN v2 widths 64–512, style 64, batch 8, Adam
   1e-4, β = (0, 0.99), weight decay 1e-4, EMA 0.999, 100 000 steps, ImageNet ResNet-18
   perceptual network: give its weights with ``--set loss.perceptual_weights=PATH``), He init
   and the re-implementation's balanced target sampling; needs the ``celeba-hq`` dataset with

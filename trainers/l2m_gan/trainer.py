@@ -1,4 +1,4 @@
-"""Training the L2M-GAN-style attribute editor with the shared loop (spec ``models.md`` §3.3).
+"""Training the L2M-GAN-style attribute editor with the shared loop (``docs/models.md`` §3.3).
 
 Data: real images with one binary attribute (``data.attribute``) as the domain label ``y``; every
 image is translated to the other domain ``ỹ = 1 − y``.
@@ -43,7 +43,7 @@ from .perceptual import build_perceptual, perceptual_distance
 
 @dataclass(frozen=True)
 class L2MLossConfig:
-    """Loss weights and forms (spec §3.3).
+    """Loss weights and forms (docs/models.md §3.3).
 
     Attributes:
         adv, r1, cycle, style, perceptual, ort: term weights.
@@ -93,7 +93,7 @@ class L2MLossConfig:
 
 @dataclass(frozen=True)
 class L2MOptimConfig:
-    """Optimisation (spec §3.3: Adam 1e-4, β = (0, 0.99), weight decay 1e-4, EMA 0.999).
+    """Optimisation (docs/models.md §3.3: Adam 1e-4, β = (0, 0.99), weight decay 1e-4, EMA 0.999).
 
     Attributes:
         lr: Adam learning rate of the editor (G, E, M, T).

@@ -1,13 +1,13 @@
 """SPADE conditioning on part heatmaps ⊗ embeddings, with and without the wide tensor.
 
-At generator level ``r`` the SPADE input is (spec ``models.md`` §1.5)::
+At generator level ``r`` the SPADE input is (``docs/models.md`` §1.5)::
 
     concat:  F_r = concat_s( Σ_{i in slot s} H_i · w_i )      [N, S·D, r, r]   (S = K + 1 slots)
     sum:     F_r = Σ_i H_i · w_i                               [N, D, r, r]
 
 where ``H_i`` is part ``i``'s heatmap ``[N,1,r,r]``, ``w_i`` its embedding ``[N,D]`` and the
 background is the last slot. Normally part ``i`` occupies slot ``i``; parts added by editing
-share the slot of the part they copy (spec §1.12), which the slot map expresses.
+share the slot of the part they copy (docs/models.md §1.12), which the slot map expresses.
 
 Every SPADE block starts with ``Conv3x3(F_r)``. Since ``F_r`` is linear in the heatmaps,
 

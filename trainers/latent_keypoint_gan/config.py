@@ -1,4 +1,4 @@
-"""The LatentKeypointGAN model config (spec ``models.md`` §1): every open choice is a field.
+"""The LatentKeypointGAN model config (``docs/models.md`` §1): every open choice is a field.
 
 Stored in checkpoints as plain data; ``MODELS["latent-keypoint-gan"](asdict(cfg))`` rebuilds
 the generator.
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 STYLEGAN2_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32}
-"""Channels per level, shared by G and D (StyleGAN2 ``channel_multiplier=1``, spec §1.7)."""
+"""Channels per level, shared by G and D (StyleGAN2 ``channel_multiplier=1``, docs/models.md §1.7)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class LKGConfig:
         g_channels: generator channels per level, from 4 px up to ``R``; empty = StyleGAN2 table.
         d_channels: discriminator channels per level, from 4 px up to ``R``; empty = the table.
         upsample: ``bilinear`` (default) or ``nearest`` ([D37]).
-        const_input: the generator's 4×4 start: ``learned`` (a learned 4×4 map, spec §1.7) or
+        const_input: the generator's 4×4 start: ``learned`` (a learned 4×4 map, docs/models.md §1.7) or
             ``uniform`` (one learned vector repeated over the 4×4 grid, so the layout has to
             come from the keypoint heatmaps rather than from a learned template).
         d_arch: ``stylegan2`` residual D with minibatch stddev (default) or ``ganseg``.

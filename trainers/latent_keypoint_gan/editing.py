@@ -1,4 +1,4 @@
-"""Editing operations on :class:`~lkbench.models.Latents` (spec ``models.md`` §1.12).
+"""Editing operations on :class:`~lkbench.models.Latents` (``docs/models.md`` §1.12).
 
 Every edit is a pure function ``Latents → Latents``: inputs are never modified in place, the
 result holds new tensors with the inputs' dtype and device, and rendering it with
@@ -216,7 +216,7 @@ def swap_global(lat: Latents, donor: Latents) -> Latents:
     """Swap the global appearance: every part embedding comes from the donor.
 
     LatentKeypointGAN's part embeddings are ``w_kp = w_global ⊙ w_const`` with ``w_const`` a
-    parameter shared by all samples (spec §1.3), so a sample's ``w_kp`` is a fixed function of
+    parameter shared by all samples (docs/models.md §1.3), so a sample's ``w_kp`` is a fixed function of
     its ``w_global`` alone. Copying all of the donor's ``w_kp`` is therefore exactly rendering
     with the donor's ``w_global`` (the spec's "replace ``w_global``"), and needs no access to
     the model. (Parts added by :func:`add_part` with a custom embedding lose it here, as they
@@ -256,7 +256,7 @@ def swap_background(lat: Latents, donor: Latents) -> Latents:
 def remove_parts(lat: Latents, parts: Sequence[int]) -> Latents:
     """Deactivate ``parts``: their heatmaps become 0 at every level and they no longer cover
     the background (``H_bg = 1 − max`` over the remaining parts), so the background fills the
-    hole (spec §1.12). Positions and embeddings are kept, so re-activating restores the part.
+    hole (docs/models.md §1.12). Positions and embeddings are kept, so re-activating restores the part.
     """
     js = _parts(lat, parts)
     active = lat.active.clone()
@@ -268,7 +268,7 @@ def add_part(lat: Latents, position, like: int, embedding=None) -> Latents:
     """Append a part at ``position`` that renders as a copy of part ``like``.
 
     The new entry gets ``like``'s slot (in ``concat`` mode its heatmap × embedding goes into the
-    channels of that model part; spec §1.12), ``like``'s width τ (when ``lat.tau`` is given),
+    channels of that model part; docs/models.md §1.12), ``like``'s width τ (when ``lat.tau`` is given),
     is active, and carries ``embedding`` (default: a copy of ``like``'s embedding).
 
     Args:

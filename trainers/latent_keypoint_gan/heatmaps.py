@@ -1,4 +1,4 @@
-"""Part heatmaps of LatentKeypointGAN (spec ``models.md`` §1.4), free of subnormal floats.
+"""Part heatmaps of LatentKeypointGAN (``docs/models.md`` §1.4), free of subnormal floats.
 
 A keypoint ``p`` becomes ``H(x) = exp(-‖x − p‖² / τ)`` on the pixel-centre grid of
 :func:`lkbench.keypoints.heatmap_grid` (τ in normalised [-1, 1] units, the same at every level).

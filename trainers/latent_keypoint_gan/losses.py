@@ -1,4 +1,4 @@
-"""GAN losses and gradient penalties of LatentKeypointGAN (spec ``models.md`` §1.9).
+"""GAN losses and gradient penalties of LatentKeypointGAN (``docs/models.md`` §1.9).
 
 Pure functions of logits and images; the trainer decides when to call them.
 """

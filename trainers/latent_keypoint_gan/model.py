@@ -1,4 +1,4 @@
-"""LatentKeypointGAN generator and discriminator (spec ``models.md`` §1.2–1.8, §1.12).
+"""LatentKeypointGAN generator and discriminator (``docs/models.md`` §1.2–1.8, §1.12).
 
 Shapes (``B`` batch, ``K`` keypoints, ``D`` = ``embed_dim``, ``R`` = ``image_size``)::
 
@@ -33,7 +33,7 @@ MODEL_NAME = "latent-keypoint-gan"
 def _mlp(width: int, out: int, hidden_layers: int) -> nn.Sequential:
     """``hidden_layers`` × (Linear + LReLU 0.2), then Linear → ``out``; kaiming(a=0.2), zero bias.
 
-    Each layer is its own module (GANSeg's ``[layer] * n`` shares one, spec §1.14).
+    Each layer is its own module (GANSeg's ``[layer] * n`` shares one, docs/models.md §1.14).
     """
     layers: list[nn.Module] = []
     for _ in range(hidden_layers):
@@ -66,7 +66,7 @@ class SPADE(nn.Module):
 
 
 class SPADEResBlock(nn.Module):
-    """SPADE residual block ``C_in → C_out`` (spec §1.6), learned 1×1 shortcut when they differ."""
+    """SPADE residual block ``C_in → C_out`` (docs/models.md §1.6), learned 1×1 shortcut when they differ."""
 
     def __init__(self, c_in: int, c_out: int, cfg: LKGConfig):
         super().__init__()
@@ -138,7 +138,7 @@ class LatentKeypointGenerator(nn.Module):
 
     # -- rendering ----------------------------------------------------------------------
     def conditioning(self, lat: Latents, size: int) -> Conditioning:
-        """Heatmaps ⊗ embeddings at one level, background last (spec §1.4–1.5, §1.12)."""
+        """Heatmaps ⊗ embeddings at one level, background last (docs/models.md §1.4–1.5, §1.12)."""
         k0 = self.num_keypoints
         b, k = lat.keypoints.shape[:2]
         slots = (torch.arange(k, device=lat.keypoints.device) if lat.slots is None
@@ -212,7 +212,7 @@ class LatentKeypointGenerator(nn.Module):
 
 
 class _DBlock(nn.Module):
-    """StyleGAN2 residual down block ``C_in → C_out`` (spec §1.8), halving the resolution."""
+    """StyleGAN2 residual down block ``C_in → C_out`` (docs/models.md §1.8), halving the resolution."""
 
     def __init__(self, c_in: int, c_out: int):
         super().__init__()
@@ -241,7 +241,7 @@ def minibatch_stddev(h: Tensor, group: int) -> Tensor:
 
 
 class Discriminator(nn.Module):
-    """StyleGAN2-style residual discriminator with minibatch stddev (spec §1.8): ``[B,3,R,R] →
+    """StyleGAN2-style residual discriminator with minibatch stddev (docs/models.md §1.8): ``[B,3,R,R] →
     [B,1]`` logits."""
 
     def __init__(self, cfg: LKGConfig):

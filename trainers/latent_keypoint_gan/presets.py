@@ -1,6 +1,6 @@
 """Named starting points for ``lkbench train --model latent-keypoint-gan --preset NAME``.
 
-* ``smoke``: spec ``models.md`` §4.1 (32 px, K = 4, tiny widths): every component in seconds.
+* ``smoke``: ``docs/models.md`` §4.1 (32 px, K = 4, tiny widths): every component in seconds.
 * ``demo``: the built-in synthetic faces (``easy``) on a 2-core CPU; sized from
   ``benchmarks/bench_lkg.py`` and the recipe of a CPU prototype (issue notes): 32 px, K = 8,
   lr 2e-4 for both nets, β = (0, 0.99), lazy R1 with γ = 0.1, keypoint divisor 5, EMA 0.99,
@@ -8,7 +8,7 @@
   generator drew faces from its template and the keypoints stayed clustered off the features
   (step 2000 of a side-by-side run); with the uniform start the layout has to come from the
   heatmaps, and by step 1500 parts sat on the eyes and mouth and moved with their keypoints.
-* ``paper-<benchmark>``: the published settings (spec §1.10: batch 64, Adam (0.5, 0.9),
+* ``paper-<benchmark>``: the published settings (docs/models.md §1.10: batch 64, Adam (0.5, 0.9),
   1e-4 / 4e-4, R1 γ = 10 every 16 steps, 30 000 steps) at each benchmark's K and 128 px; meant
   for GPUs (``torchrun`` for several).
 """
@@ -46,7 +46,7 @@ _add("demo", "synthetic easy faces on a 2-core CPU: 32 px, K=8, G 1.8 M + D 0.9 
     "data": {"difficulty": "easy"},
 })
 
-# K per benchmark as the published LatentKeypointGAN numbers use it (spec protocols.md §1).
+# K per benchmark as the published LatentKeypointGAN numbers use it (docs/protocols.md §1).
 _PAPER_K = {"celeba-wild": 8, "celeba-aligned": 10, "cub-aligned": 10, "cub-001": 4,
             "cub-002": 4, "cub-003": 4, "cub-all": 4}
 for _name in BENCHMARKS.names():

@@ -1,4 +1,4 @@
-"""Training LatentKeypointGAN with the shared loop (spec ``models.md`` §1.9–1.10).
+"""Training LatentKeypointGAN with the shared loop (``docs/models.md`` §1.9–1.10).
 
 One step = one D step (non-saturating loss on fresh fakes; the gradient penalty on reals every
 ``d_reg_every`` steps, lazily rescaled for R1) and one G step (non-saturating loss plus any extra
@@ -26,7 +26,7 @@ from .model import MODEL_NAME, LatentKeypointGenerator, build_discriminator, mod
 
 @dataclass(frozen=True)
 class LKGOptimConfig:
-    """Losses and optimisation (spec §1.9–1.10).
+    """Losses and optimisation (docs/models.md §1.9–1.10).
 
     Attributes:
         lr_g, lr_d: Adam learning rates (TTUR).

@@ -1,5 +1,5 @@
 """Numerics of lkbench.protocols.landmarks.{regressions,errors,score}: hand-worked answers, independent re-computations,
-invariances and input errors (spec protocols.md §0.1, §1)."""
+invariances and input errors (docs/protocols.md §0.1, §1)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""KeypointGAN networks: shapes, parameter counts (spec models.md §2.12, §4.2, §4.4), soft-argmax
+"""KeypointGAN networks: shapes, parameter counts (docs/models.md §2.12, §4.2, §4.4), soft-argmax
 and η's pre-training on rendered prior poses."""
 import pytest
 import torch
@@ -13,7 +13,7 @@ from lkbench.trainers.keypoint_gan.trainer import resolved_model_config
 
 
 def test_smoke_parameter_counts_match_the_spec():
-    # spec §4.2: Φ 196 945, η 74 109, Ψ 304 011, D 21 874 (b = 8, K = 5, D 2 scales × 2 layers)
+    # docs/models.md §4.2: Φ 196 945, η 74 109, Ψ 304 011, D 21 874 (b = 8, K = 5, D 2 scales × 2 layers)
     assert num_params(PoseEncoder(8)) == 196_945
     assert num_params(Regressor(5, 8)) == 74_109
     assert num_params(CondGenerator(8)) == 304_011
@@ -21,7 +21,7 @@ def test_smoke_parameter_counts_match_the_spec():
 
 
 def test_full_scale_parameter_counts_match_the_spec():
-    # spec §2.12 / §4.4 at R = 128, K = 32, b = 32: Φ 3.12 M, η 1.18 M, Ψ 4.83 M, D 8.29 M
+    # docs/models.md §2.12 / §4.4 at R = 128, K = 32, b = 32: Φ 3.12 M, η 1.18 M, Ψ 4.83 M, D 8.29 M
     counts = [num_params(PoseEncoder(32)), num_params(Regressor(32, 32)),
               num_params(CondGenerator(32)), num_params(MultiScaleDiscriminator(1, 64, 3, 3))]
     assert [round(c / 1e6, 2) for c in counts] == [3.12, 1.18, 4.83, 8.29]

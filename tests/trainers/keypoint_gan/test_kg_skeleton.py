@@ -1,4 +1,4 @@
-"""The skeleton renderer β against hand-computed distance fields (spec models.md §2.3)."""
+"""The skeleton renderer β against hand-computed distance fields (docs/models.md §2.3)."""
 import math
 
 import pytest

@@ -1,4 +1,4 @@
-"""Thin-plate-spline warps (spec models.md §2.9), checked against scipy's thin-plate RBF."""
+"""Thin-plate-spline warps (docs/models.md §2.9), checked against scipy's thin-plate RBF."""
 import pytest
 import torch
 

@@ -1,4 +1,4 @@
-"""L2M-GAN-style networks, manipulator and loss terms (spec models.md §3, §4.3)."""
+"""L2M-GAN-style networks, manipulator and loss terms (docs/models.md §3, §4.3)."""
 from __future__ import annotations
 
 import pytest
