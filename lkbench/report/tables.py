@@ -255,6 +255,15 @@ def _multi_k(benchmark: str) -> bool:
     return ks is not None and len(ks) > 1
 
 
+def _model_label(record: ResultRecord) -> str:
+    """The model's name, with the variant it was trained as when its training config names one
+    (KeypointGAN's ablation: ``keypoint-gan (bottleneck)``)."""
+    trained = record.extra.get("trained_with")
+    model_cfg = trained.get("model") if isinstance(trained, dict) else None
+    variant = model_cfg.get("variant") if isinstance(model_cfg, dict) else None
+    return f"{record.model} ({variant})" if isinstance(variant, str) and variant else record.model
+
+
 def _records_frame(records: Sequence[ResultRecord]) -> pd.DataFrame:
     rows = []
     for i, r in enumerate(records):
@@ -263,7 +272,7 @@ def _records_frame(records: Sequence[ResultRecord]) -> pd.DataFrame:
         k = r.extra.get("num_keypoints")
         rows.append({
             "order": i, "dict": d, "protocol": r.protocol, "version": r.protocol_version,
-            "model": r.model, "benchmark": r.benchmark, "metric": r.metric,
+            "model": _model_label(r), "benchmark": r.benchmark, "metric": r.metric,
             "column_metric": column_metric(d), "value": r.value, "unit": r.unit,
             "higher_is_better": r.higher_is_better, "n": r.n, "seed": r.seed,
             "started_at": r.started_at, "checkpoint": r.checkpoint, "stderr": r.stderr,

@@ -1,6 +1,7 @@
 """Tables: grouping over seeds, incomparable records kept apart, best per column, families."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -223,3 +224,18 @@ def test_noise_marker_pairs_rows_on_the_same_test_images(offset, marked, make_la
     assert best.best and not best.noise
     assert other.noise is marked
     assert format_cell_text(other).endswith(" ≈") is marked
+
+
+def test_a_variant_named_in_the_training_config_labels_the_row(make_landmark_record):
+    """KeypointGAN's ablation: records of one model trained as different variants are told apart
+    by the variant its run config names (``extra.trained_with.model.variant``)."""
+    recs = []
+    for variant, value in (("full", 41.3), ("bottleneck", 57.1), ("", 60.0)):
+        r = make_landmark_record("keypoint-gan", "synthetic-pose", value, 0,
+                                 checkpoint=f"{variant or 'plain'}.pt", k=5)
+        trained = {"model": {"variant": variant}} if variant else {}
+        recs.append(dataclasses.replace(r, extra={**r.extra, "trained_with": trained,
+                                                  "regression": "none"}))    # direct read-out
+    table = next(t for t in build_report(None, recs).tables if t.family == "keypointgan-ablation")
+    methods = sorted({row.method for row in table.rows})
+    assert methods == ["keypoint-gan", "keypoint-gan (bottleneck)", "keypoint-gan (full)"]
