@@ -24,28 +24,14 @@ def _conventions() -> list[str]:
     return CONVENTIONS.names()
 
 
-class _DetectCommand(click.Command):
-    """Lists the presets and baselines below the options."""
-
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_paragraph()
-        formatter.write("Presets (--preset NAME); without one, GANSeg's budget with the compact "
-                        "detector (GPU):\n")
-        for name, text in CATALOG["detect_presets"].items():
-            formatter.write(f"  {name:<8} {text}\n")
-        formatter.write("Baselines (--baselines):\n")
-        for name, text in CATALOG["baselines"].items():
-            formatter.write(f"  {name:<16} {text}\n")
+def _detect_epilog() -> list[str]:
+    return [*options.listing("Presets (--preset NAME); without one, GANSeg's budget with the "
+                             "compact detector (GPU)", CATALOG["detect_presets"], 8),
+            *options.listing("Baselines (--baselines)", CATALOG["baselines"], 16)]
 
 
-class _ScoreCommand(click.Command):
-    """Lists the coordinate conventions below the options."""
-
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_paragraph()
-        formatter.write("Conventions (--convention NAME):\n")
-        for name, text in CATALOG["conventions"].items():
-            formatter.write(f"  {name:<14} {text}\n")
+def _score_epilog() -> list[str]:
+    return options.listing("Conventions (--convention NAME)", CATALOG["conventions"], 14)
 
 
 _COMPAT_HELP = ("Least-squares solver: exact (float64, lkbench default) or alk (the float32 "
@@ -60,7 +46,7 @@ _ANY_K = click.option("--any-k", is_flag=True, help="Score a K the benchmark's p
 _RECORDS = "the records file landmarks.jsonl"
 
 
-@click.command("detect", cls=_DetectCommand)
+@click.command("detect", cls=options.epilog_command(_detect_epilog))
 @options.benchmark("Benchmark to evaluate on (e.g. synthetic); aliases accepted.",
                    old_name="--dataset")
 @options.checkpoint("Generator checkpoint (from lkbench train, or 'demo' for the shipped demo "
@@ -135,7 +121,7 @@ def detect(benchmark: str, checkpoint: str, preset: "str | None", config_files: 
         click.echo(line)
 
 
-@click.command("score", cls=_ScoreCommand)
+@click.command("score", cls=options.epilog_command(_score_epilog))
 @options.benchmark("Benchmark to score on (e.g. synthetic).")
 @click.option("--predictions", default=None, type=click.Path(dir_okay=False),
               help="An .npz with arrays fit and test, [N,K,2] each, in the benchmark's image "

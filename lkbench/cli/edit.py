@@ -21,18 +21,13 @@ def _edit_ops() -> dict:
     return EDIT_OPS
 
 
-class _EditCommand(click.Command):
-    """Lists every op with its one-line description below the options."""
-
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_paragraph()
-        formatter.write("Operations (--op NAME):\n")
-        for name, (text, needs_donor) in CATALOG["edit_ops"].items():
-            donor = " [donor]" if needs_donor else ""
-            formatter.write(f"  {name:<16} {text}{donor}\n")
-        formatter.write(f"  {'all':<16} every operation, one PNG each\n")
-        formatter.write(f"  {'render':<16} no edit: the source images alone, a plain PNG at the "
-                        "model's resolution (side by side), e.g. to replay --latents exactly\n")
+def _edit_epilog() -> list[str]:
+    ops = {name: text + (" [donor]" if needs_donor else "")
+           for name, (text, needs_donor) in CATALOG["edit_ops"].items()}
+    ops["all"] = "every operation, one PNG each"
+    ops["render"] = ("no edit: the source images alone, a plain PNG at the model's resolution "
+                     "(side by side), e.g. to replay --latents exactly")
+    return options.listing("Operations (--op NAME)", ops, 16)
 
 
 # The ranges lkbench serve accepts for the same settings (lkbench.serve.ops.OpParams): a value
@@ -86,7 +81,7 @@ def _out_paths(out: Path, names: list[str], every: bool) -> dict[str, Path]:
     return {n: out / f"{n}.png" for n in names}
 
 
-@click.command("edit", cls=_EditCommand)
+@click.command("edit", cls=options.epilog_command(_edit_epilog))
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--op", required=True,
               type=LazyChoice(lambda: [*_edit_ops(), "all", "render"], "op",

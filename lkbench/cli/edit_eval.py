@@ -12,21 +12,14 @@ from . import options
 from .catalog import CATALOG
 
 
-class _EditEvalCommand(click.Command):
-    """Lists the presets and metrics below the options."""
-
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_paragraph()
-        formatter.write("Presets (--preset NAME):\n")
-        for name, text in CATALOG["edit_eval_presets"].items():
-            formatter.write(f"  {name:<8} {text}\n")
-        formatter.write("Metrics (records in <results>/editing.jsonl):\n")
-        for name, (unit, higher_is_better) in CATALOG["metrics"].items():
-            arrow = "higher" if higher_is_better else "lower"
-            formatter.write(f"  {name:<31} {unit} ({arrow} is better)\n")
+def _edit_eval_epilog() -> list[str]:
+    metrics = {name: f"{unit} ({'higher' if higher_is_better else 'lower'} is better)"
+               for name, (unit, higher_is_better) in CATALOG["metrics"].items()}
+    return [*options.listing("Presets (--preset NAME)", CATALOG["edit_eval_presets"], 8),
+            *options.listing("Metrics (records in <results>/editing.jsonl)", metrics, 31)]
 
 
-@click.command("edit-eval", cls=_EditEvalCommand)
+@click.command("edit-eval", cls=options.epilog_command(_edit_eval_epilog))
 @options.checkpoint("Attribute-editor checkpoint (lkbench train --model l2m-gan), or "
                     "'l2m-demo' for the shipped dark_hair demo editor.", required=False)
 @click.option("--identity", is_flag=True, help="Evaluate the identity edit (returns each "

@@ -14,7 +14,7 @@ hidden alias.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 import click
 
@@ -126,3 +126,21 @@ def benchmark(help: str, *, required: bool = True, multiple: bool = False,
     hidden = click.option(old_name, alias, multiple=multiple, hidden=True, expose_value=False,
                           metavar="NAME")
     return lambda f: main(hidden(f))
+
+
+def listing(title: str, entries: Mapping[str, str], width: int) -> list[str]:
+    """Help lines ``title:`` then ``  name  text`` per entry, names padded to ``width``."""
+    return [f"{title}:"] + [f"  {name:<{width}} {text}" for name, text in entries.items()]
+
+
+def epilog_command(build: Callable[[], Iterable[str]]) -> type[click.Command]:
+    """A ``click.Command`` class whose epilog (lines from ``build()``, e.g. the presets of
+    :mod:`.catalog`) is made only when help is shown, below the options."""
+
+    class _Command(click.Command):
+        def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+            formatter.write_paragraph()
+            for line in build():
+                formatter.write(line + "\n")
+
+    return _Command

@@ -6,7 +6,7 @@ import click
 from . import options
 
 
-def _train_epilog() -> str:
+def _train_epilog() -> list[str]:
     from importlib.metadata import entry_points
 
     from .catalog import CATALOG
@@ -21,21 +21,12 @@ def _train_epilog() -> str:
     for model in plugins:   # a trainer from another package: its presets are its own
         lines.append(f"  {model}: (a plugin; see its documentation for presets)")
     lines.append("Run folder: config.toml, stats.jsonl, samples/step-N.png, ckpt/step-N.pt.")
-    return "\n".join(lines)
-
-
-class _EpilogCommand(click.Command):
-    """A command whose epilog is built when help is shown (the presets of every trainer)."""
-
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_paragraph()
-        for line in _train_epilog().splitlines():
-            formatter.write(line + "\n")
+    return lines
 
 
 # --dataset stays: train reads a training dataset (any of `lkbench datasets list`, splits train
 # and prior), not a benchmark.
-@click.command("train", cls=_EpilogCommand)
+@click.command("train", cls=options.epilog_command(_train_epilog))
 @click.option("--model", required=True, help="Model to train, e.g. latent-keypoint-gan.")
 @click.option("--dataset", default=None, help="Training dataset (`lkbench datasets list`); "
               "default: the preset's (synthetic).")

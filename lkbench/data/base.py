@@ -313,3 +313,18 @@ class LandmarkSet(abc.ABC):
         return (f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, "
                 f"image_size={self.image_size}, len={len(self)}, labelled={self.labelled}, "
                 f"landmarks={self.landmark_names})")
+
+
+def shuffled_passes(length: int, num_samples: int, batch_size: int, gen: torch.Generator
+                    ) -> Iterator[Tensor]:
+    """Index batches (int64 ``[B]``, ``B ≤ batch_size``) for ``num_samples`` draws from
+    ``range(length)`` in shuffled passes: every pass visits each index once in a fresh order
+    from ``gen``, and a batch never spans two passes (the last of a pass may be shorter)."""
+    done, order = 0, torch.zeros(0, dtype=torch.long)
+    while done < num_samples:
+        if order.numel() == 0:
+            order = torch.randperm(length, generator=gen)
+        n = min(batch_size, num_samples - done, order.numel())
+        idx, order = order[:n], order[n:]
+        done += n
+        yield idx

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from lkbench.atomic import PathLike
 from lkbench.checkpoint import load_model, save_checkpoint
 from lkbench.data import LandmarkSet
+from lkbench.data.base import shuffled_passes
 from lkbench.errors import CheckpointError, ConfigError
 
 from lkbench.protocols.landmarks.detector import resize_images
@@ -109,13 +110,7 @@ def labelled_attribute_batches(dataset: LandmarkSet, attribute: str, num_samples
                                ) -> Iterable[tuple[Tensor, Tensor]]:
     """``(images [B,3,R,R], labels float [B])`` in shuffled passes over ``dataset``."""
     col = dataset.attribute_index(attribute)
-    done, order = 0, torch.zeros(0, dtype=torch.long)
-    while done < num_samples:
-        if order.numel() == 0:
-            order = torch.randperm(len(dataset), generator=gen)
-        n = min(batch_size, num_samples - done, order.numel())
-        idx, order = order[:n], order[n:]
-        done += n
+    for idx in shuffled_passes(len(dataset), num_samples, batch_size, gen):
         yield dataset.batch(idx).images, dataset.attributes(idx)[:, col].float()
 
 

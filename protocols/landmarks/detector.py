@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from lkbench.atomic import PathLike
 from lkbench.checkpoint import load_model, save_checkpoint
 from lkbench.data import LandmarkSet
+from lkbench.data.base import shuffled_passes
 from lkbench.errors import CheckpointError, ConfigError
 from lkbench.keypoints import heatmap_grid
 from lkbench.models import Generated, KeypointGenerator
@@ -284,14 +285,8 @@ def labelled_batches(dataset: LandmarkSet, num_samples: int, batch_size: int, im
         ``(images [B,3,image_size,image_size], keypoints [B,L,2], visible [B,L])``; images are
         resized with :func:`resize_images`. Every pass visits each image once in a fresh order.
     """
-    done, order = 0, torch.zeros(0, dtype=torch.long)
-    while done < num_samples:
-        if order.numel() == 0:
-            order = torch.randperm(len(dataset), generator=gen)
-        n = min(batch_size, num_samples - done, order.numel())
-        idx, order = order[:n], order[n:]
+    for idx in shuffled_passes(len(dataset), num_samples, batch_size, gen):
         images, keypoints, visible = dataset.batch(idx)
-        done += n
         yield resize_images(images, image_size), keypoints, visible
 
 

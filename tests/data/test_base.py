@@ -118,3 +118,17 @@ def test_dataloader_collates_samples():
     batch = next(iter(DataLoader(Tiny(), batch_size=4)))
     assert isinstance(batch, LandmarkSample)
     assert batch.image.shape == (4, 3, 8, 8) and batch.visible.shape == (4, 3)
+
+
+def test_shuffled_passes_visit_every_index_once_per_pass_in_a_fresh_order():
+    import torch
+
+    from lkbench.data.base import shuffled_passes
+
+    batches = list(shuffled_passes(5, 12, 2, torch.Generator().manual_seed(0)))
+    assert [len(b) for b in batches] == [2, 2, 1, 2, 2, 1, 2]     # no batch spans two passes
+    flat = torch.cat(batches).tolist()
+    assert sorted(flat[:5]) == sorted(flat[5:10]) == list(range(5))
+    assert flat[:5] != flat[5:10]                                 # each pass reshuffled
+    again = torch.cat(list(shuffled_passes(5, 12, 2, torch.Generator().manual_seed(0)))).tolist()
+    assert again == flat
