@@ -173,6 +173,27 @@ class Trainer(abc.ABC):
             o.load_state_dict(ckpt.state[k])
 
 
+class GDTrainer(Trainer):
+    """A :class:`Trainer` of one generator ``G`` (with an optional EMA copy ``G_ema``, ``None``
+    when off) and one discriminator ``D``, with optimisers ``opt_G`` and ``opt_D``: those are
+    the names its checkpoints hold."""
+
+    G: nn.Module
+    D: nn.Module
+    G_ema: "nn.Module | None"
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+
+    def modules(self) -> dict[str, nn.Module]:
+        mods: dict[str, nn.Module] = {"G": self.G, "D": self.D}
+        if self.G_ema is not None:
+            mods["G_ema"] = self.G_ema
+        return mods
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt_G": self.opt_G, "opt_D": self.opt_D}
+
+
 def _unwrap_state(module: nn.Module) -> dict[str, Tensor]:
     # SyncBatchNorm keeps BatchNorm's state names, so states load into either as they are.
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}

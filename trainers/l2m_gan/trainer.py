@@ -33,7 +33,7 @@ from lkbench.errors import ConfigError, DataError
 from ..distributed import RunContext
 from ..images import TrainDataConfig, TrainImages
 from ..ema import update_ema
-from ..loop import LoopConfig, Trainer
+from ..loop import GDTrainer, LoopConfig
 from .config import L2MConfig
 from .losses import (d_adversarial_loss, d_mismatch_loss, g_adversarial_loss, l1,
                      orthogonality_loss, r1_penalty)
@@ -168,7 +168,7 @@ class L2MRunConfig:
     data: L2MDataConfig = field(default_factory=L2MDataConfig)
 
 
-class L2MTrainer(Trainer):
+class L2MTrainer(GDTrainer):
     """The L2M-GAN-style editor on the shared loop; see the module docstring for the step."""
     model_name = MODEL_NAME
     config_class = L2MRunConfig
@@ -226,15 +226,6 @@ class L2MTrainer(Trainer):
         return self._labels[idx].to(self.ctx.device)
 
     # -- Trainer interface ------------------------------------------------------------------
-    def modules(self) -> dict[str, nn.Module]:
-        mods: dict[str, nn.Module] = {"G": self.G, "D": self.D}
-        if self.G_ema is not None:
-            mods["G_ema"] = self.G_ema
-        return mods
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"opt_G": self.opt_G, "opt_D": self.opt_D}
-
     def model_config(self) -> dict[str, Any]:
         return model_config_dict(self.cfg.model)
 

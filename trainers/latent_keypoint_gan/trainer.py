@@ -18,7 +18,7 @@ from lkbench.models import Latents
 from ..distributed import RunContext
 from ..images import TrainDataConfig
 from ..ema import update_ema
-from ..loop import LoopConfig, Trainer
+from ..loop import GDTrainer, LoopConfig
 from .config import LKGConfig
 from .losses import PENALTIES, d_logistic_loss, g_nonsaturating_loss
 from .model import MODEL_NAME, LatentKeypointGenerator, build_discriminator, model_config_dict
@@ -71,7 +71,7 @@ ExtraLoss = Callable[[Latents, Tensor], Tensor]
 """``fn(latents, fake_images) -> scalar`` added to the G loss (e.g. GANSeg's mask penalties)."""
 
 
-class LKGTrainer(Trainer):
+class LKGTrainer(GDTrainer):
     """LatentKeypointGAN on the shared loop; see the module docstring for the step."""
     model_name = MODEL_NAME
     config_class = LKGRunConfig
@@ -95,15 +95,6 @@ class LKGTrainer(Trainer):
                             for _ in range(3))
 
     # -- Trainer interface --------------------------------------------------------------
-    def modules(self) -> dict[str, nn.Module]:
-        mods: dict[str, nn.Module] = {"G": self.G, "D": self.D}
-        if self.G_ema is not None:
-            mods["G_ema"] = self.G_ema
-        return mods
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"opt_G": self.opt_G, "opt_D": self.opt_D}
-
     def model_config(self) -> dict[str, Any]:
         return model_config_dict(self.cfg.model)
 
