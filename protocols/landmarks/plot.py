@@ -33,13 +33,13 @@ def _as_numpy(a: "Tensor | np.ndarray") -> np.ndarray:
 def detection_figure(images: Tensor, gt: "Tensor | np.ndarray", pred: "Tensor | np.ndarray",
                      visible: "Tensor | np.ndarray | None", *, names: Sequence[str],
                      bars: Mapping[str, Sequence[float]], unit: str, title: str,
-                     ncols: int = 8) -> Tensor:
+                     ncols: int = 8, regressed: bool = True) -> Tensor:
     """The figure as uint8 ``[3,H,W]``.
 
     Args:
         images: float ``[N,3,R,R]`` in [-1, 1], the test images shown (N ≥ 1).
         gt: ``[N,L,2]`` ground truth (drawn as rings).
-        pred: ``[N,L,2]`` regressed landmarks (drawn as crosses, joined to their ring).
+        pred: ``[N,L,2]`` predicted landmarks (drawn as crosses, joined to their ring).
         visible: optional bool ``[N,L]``; invisible ground truth is not drawn.
         names: ``L`` landmark names (colour legend and bar labels).
         bars: entry label → ``L`` per-landmark values (NaN = no bar), e.g. the model and each
@@ -47,6 +47,8 @@ def detection_figure(images: Tensor, gt: "Tensor | np.ndarray", pred: "Tensor | 
         unit: the values' unit (y-axis label).
         title: figure title (benchmark, value, model).
         ncols: images per row.
+        regressed: whether ``pred`` went through the benchmark's regression (the legend says
+            "regressed") or is the model's own read-out (``--no-regression``: "predicted").
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -87,7 +89,8 @@ def detection_figure(images: Tensor, gt: "Tensor | np.ndarray", pred: "Tensor | 
     handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor="none",
                       markeredgecolor="black", label="ground truth"),
                Line2D([], [], marker="x", linestyle="", color="black",
-                      label=f"regressed ({next(iter(bars), 'model')})")]
+                      label=f"{'regressed' if regressed else 'predicted'} "
+                      f"({next(iter(bars), 'model')})")]
     fig.legend(handles=handles, loc="upper right", fontsize=8, ncol=2, frameon=False)
     fig.suptitle(title, x=0.01, y=0.995, ha="left", fontsize=10)
     fig.canvas.draw()

@@ -248,7 +248,8 @@ def _finish(ev: _Eval, rows: list[Row], model_pred: np.ndarray, cands: Sequence[
         out_dir / "detection.png", images, test_gt[:n], model_pred[:n], test_vis[:n],
         names=ev.sets["test"].landmark_names, bars=bars, unit=main.unit,
         title=f"{ev.name}: {main.value:.3g} {main.unit} ({interval_text(rows[0].record)}, "
-              f"n={main.n}) for {title_model}; first {n} test images")
+              f"n={main.n}) for {title_model}; first {n} test images",
+        regressed=rows[0].record.extra.get("regression") != "none")
     store = RecordStore(results / RECORDS_FILE)
     for r in rows:
         store.append(r.record)
