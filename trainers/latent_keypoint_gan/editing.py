@@ -42,7 +42,7 @@ from torch import Tensor
 from lkbench.errors import ConfigError, DataError
 from lkbench.models import Latents
 
-__all__ = ["move", "move_all", "swap_parts", "swap_global", "swap_background", "remove_parts",
+__all__ = ["LatentEdits", "move", "move_all", "swap_parts", "swap_global", "swap_background", "remove_parts",
            "add_part", "interpolate", "resize_part"]
 
 
@@ -366,3 +366,21 @@ def interpolate(a: Latents, b: Latents, t: float) -> Latents:
                    active=a.active.clone(),
                    tau=None if a.tau is None else lerp(a.tau, b.tau, "b"),
                    slots=None if a.slots is None else a.slots.clone())
+
+
+class LatentEdits:
+    """The methods of :class:`lkbench.models.EditableGenerator` for any generator whose latents
+    are :class:`~lkbench.models.Latents`: the functions above, reached through the generator so
+    that protocols (CPD, FID_interp) import no trainer package."""
+
+    def swap_parts(self, latents: Latents, donor: Latents, parts: Sequence[int]) -> Latents:
+        """:func:`swap_parts`."""
+        return swap_parts(latents, donor, parts)
+
+    def swap_background(self, latents: Latents, donor: Latents) -> Latents:
+        """:func:`swap_background`."""
+        return swap_background(latents, donor)
+
+    def interpolate(self, a: Latents, b: Latents, t: float) -> Latents:
+        """:func:`interpolate`."""
+        return interpolate(a, b, t)

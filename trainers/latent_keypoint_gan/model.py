@@ -12,7 +12,7 @@ is a pure function of :class:`~lkbench.models.Latents` (``editing.py``).
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -85,7 +85,7 @@ class SPADEResBlock(nn.Module):
         return h + s
 
 
-class LatentKeypointGenerator(nn.Module):
+class LatentKeypointGenerator(editing.LatentEdits, nn.Module):
     """The LatentKeypointGAN generator; implements :class:`lkbench.models.EditableGenerator`
     (a :class:`~lkbench.models.KeypointGenerator` with the protocols' latent edits).
 
@@ -173,19 +173,6 @@ class LatentKeypointGenerator(nn.Module):
     def forward(self, z_pose: Tensor, z_app: Tensor, z_bg: Tensor) -> Tensor:
         """``render(map(z)).images``."""
         return self.render(self.map(z_pose, z_app, z_bg)).images
-
-    # -- edits (lkbench.models.EditableGenerator; the protocols reach editing.py this way) ---
-    def swap_parts(self, latents: Latents, donor: Latents, parts: Sequence[int]) -> Latents:
-        """:func:`.editing.swap_parts`."""
-        return editing.swap_parts(latents, donor, parts)
-
-    def swap_background(self, latents: Latents, donor: Latents) -> Latents:
-        """:func:`.editing.swap_background`."""
-        return editing.swap_background(latents, donor)
-
-    def interpolate(self, a: Latents, b: Latents, t: float) -> Latents:
-        """:func:`.editing.interpolate`."""
-        return editing.interpolate(a, b, t)
 
     def _check_latents(self, lat: Latents) -> None:
         b, k = lat.keypoints.shape[:2]

@@ -1,7 +1,6 @@
 """Tiny keypoint generators with known behaviour, for the CPD and FID tests."""
 from __future__ import annotations
 
-from typing import Sequence
 
 import torch
 
@@ -52,15 +51,6 @@ class RenderOnlyStripeGenerator(torch.nn.Module):
         return Generated(images=img, keypoints=lat.keypoints)
 
 
-class StripeGenerator(RenderOnlyStripeGenerator):
+class StripeGenerator(editing.LatentEdits, RenderOnlyStripeGenerator):
     """:class:`RenderOnlyStripeGenerator` with the latent edits of
     :class:`lkbench.models.EditableGenerator` (LatentKeypointGAN's, which work on any latents)."""
-
-    def swap_parts(self, latents: Latents, donor: Latents, parts: Sequence[int]) -> Latents:
-        return editing.swap_parts(latents, donor, parts)
-
-    def swap_background(self, latents: Latents, donor: Latents) -> Latents:
-        return editing.swap_background(latents, donor)
-
-    def interpolate(self, a: Latents, b: Latents, t: float) -> Latents:
-        return editing.interpolate(a, b, t)
