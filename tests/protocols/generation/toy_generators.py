@@ -1,7 +1,6 @@
 """Tiny keypoint generators with known behaviour, for the CPD and FID tests."""
 from __future__ import annotations
 
-
 import torch
 
 from lkbench.models import Generated, Latents
