@@ -258,6 +258,8 @@ def _multi_k(benchmark: str) -> bool:
 def _model_label(record: ResultRecord) -> str:
     """The model's name, with the variant it was trained as when its training config names one
     (KeypointGAN's ablation: ``keypoint-gan (bottleneck)``)."""
+    if record.extra.get("role", "model") != "model":       # baselines: not the model's variant
+        return record.model
     trained = record.extra.get("trained_with")
     model_cfg = trained.get("model") if isinstance(trained, dict) else None
     variant = model_cfg.get("variant") if isinstance(model_cfg, dict) else None

@@ -236,6 +236,12 @@ def test_a_variant_named_in_the_training_config_labels_the_row(make_landmark_rec
         trained = {"model": {"variant": variant}} if variant else {}
         recs.append(dataclasses.replace(r, extra={**r.extra, "trained_with": trained,
                                                   "regression": "none"}))    # direct read-out
+    base = make_landmark_record("baseline:mean-shape", "synthetic-pose", 63.1, 0, k=5,
+                                role="baseline")
+    recs.append(dataclasses.replace(base, extra={**base.extra, "regression": "none",
+                                                 "trained_with": {"model": {"variant": "full"}}}))
     table = next(t for t in build_report(None, recs).tables if t.family == "keypointgan-ablation")
     methods = sorted({row.method for row in table.rows})
     assert methods == ["keypoint-gan", "keypoint-gan (bottleneck)", "keypoint-gan (full)"]
+    pose = next(t for t in build_report(None, recs).tables if t.family == "synthetic")
+    assert "baseline:mean-shape" in {row.method for row in pose.rows}      # no variant on it
