@@ -18,7 +18,8 @@ from __future__ import annotations
 from .families import FAMILIES, Family, register_family
 from .formats import FORMATS, render
 from .load import read_published, read_records
-from .tables import Report, Table, build_report
+from .table_model import Report, Table
+from .tables import build_report
 
 __all__ = ["FAMILIES", "Family", "register_family", "FORMATS", "render", "read_published",
            "read_records", "Report", "Table", "build_report", "write_plots"]

@@ -1,6 +1,6 @@
 """The report as Markdown, CSV, LaTeX (booktabs) or HTML, written by pandas.
 
-Every format shows the same tables (:class:`~lkbench.report.tables.Table`): one per family with
+Every format shows the same tables (:class:`~lkbench.report.table_model.Table`): one per family with
 its heading, a line saying what is measured, the table, then the footnotes: measured rows'
 settings (letters), cell notes from ``published.csv`` (numbers), units and the sources.
 Markdown, LaTeX and HTML render each table through ``DataFrame.to_markdown`` / ``to_latex`` /
@@ -16,7 +16,7 @@ from typing import Callable
 
 import pandas as pd
 
-from .tables import Cell, Report, Table, format_cell_text
+from .table_model import Cell, Report, Table, format_cell_text
 
 __all__ = ["FORMATS", "render", "table_frame", "cells_frame", "CSV_COLUMNS"]
 

@@ -24,7 +24,7 @@ from matplotlib.patches import Patch
 from lkbench.atomic import PathLike, atomic_write
 
 from .families import metric_label, unit_label
-from .tables import Column, Table, format_cell_text
+from .table_model import Column, Table, format_cell_text
 
 __all__ = ["bar_charts", "step_charts", "write_plots", "PLOT_FORMATS"]
 

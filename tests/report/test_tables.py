@@ -9,7 +9,7 @@ import pytest
 from lkbench.records import ResultRecord
 from lkbench.report import build_report, read_published
 from lkbench.report.comparability import column_metric, record_settings
-from lkbench.report.tables import format_cell_text
+from lkbench.report.table_model import format_cell_text
 
 
 def rows_of(t, method):
